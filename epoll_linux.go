@@ -1,0 +1,214 @@
+//go:build linux
+
+package poller
+
+import (
+	"encoding/binary"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var _ backend = (*epollBackend)(nil)
+
+const nativeBackend = BackendEpoll
+
+func openNative(mu *sync.Mutex) (backend, error) { return openEpoll(mu) }
+
+// epollReg is one registration. gen is its tag in the epoll data (EpollEvent.Pad), never
+// 0 while registered: 0 marks the wake eventfd and free slots.
+type epollReg struct {
+	gen   int32
+	flags Flags
+}
+
+type epollBackend struct {
+	mu      *sync.Mutex
+	epfd    int
+	wakeFd  int  // eventfd, registered with tag 0
+	pwait2  bool // epoll_pwait2 (Linux 5.11) works: nanosecond timeouts
+	lastGen int32
+	regs    []epollReg // indexed by fd; guarded by mu
+
+	buf      []unix.EpollEvent // the kernel's side of events; only wait touches it
+	wakeBuf  [8]byte           // the native-endian uint64 1 that wake writes
+	drainBuf [8]byte
+}
+
+func openEpoll(mu *sync.Mutex) (*epollBackend, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	wakeFd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakeFd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakeFd, &ev); err != nil {
+		unix.Close(wakeFd)
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	e := &epollBackend{mu: mu, epfd: epfd, wakeFd: wakeFd, buf: make([]unix.EpollEvent, 128)}
+	binary.NativeEndian.PutUint64(e.wakeBuf[:], 1)
+	e.pwait2 = probePwait2(epfd)
+	return e, nil
+}
+
+func (e *epollBackend) add(fd int, flags Flags) error {
+	if fd < len(e.regs) && e.regs[fd].gen != 0 {
+		return ErrExists
+	}
+	if fd == e.wakeFd || fd == e.epfd {
+		return os.NewSyscallError("epoll_ctl", unix.EINVAL)
+	}
+	e.lastGen++
+	if e.lastGen <= 0 {
+		e.lastGen = 1
+	}
+	ev := unix.EpollEvent{Events: epollEvents(flags), Fd: int32(fd), Pad: e.lastGen}
+	err := unix.EpollCtl(e.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	if err == unix.EEXIST {
+		// The kernel still holds this (file, fd) pair: the caller closed fd without Delete
+		// and dup2'd the same file back onto the number. Take the entry over.
+		err = unix.EpollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+	}
+	if err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	if fd >= len(e.regs) {
+		// Grown only after the kernel accepted fd, so fd is a real, rlimit-bounded number.
+		e.regs = append(e.regs, make([]epollReg, fd+1-len(e.regs)+len(e.regs)/2)...)
+	}
+	e.regs[fd] = epollReg{gen: e.lastGen, flags: flags}
+	return nil
+}
+
+func (e *epollBackend) modify(fd int, flags Flags) error {
+	if fd >= len(e.regs) || e.regs[fd].gen == 0 {
+		return ErrNotRegistered
+	}
+	ev := unix.EpollEvent{Events: epollEvents(flags), Fd: int32(fd), Pad: e.regs[fd].gen}
+	if err := unix.EpollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	e.regs[fd].flags = flags
+	return nil
+}
+
+func (e *epollBackend) delete(fd int) error {
+	if fd >= len(e.regs) || e.regs[fd].gen == 0 {
+		return ErrNotRegistered
+	}
+	e.regs[fd] = epollReg{}
+	// Kernels before 2.6.9 want a non-nil event even for DEL.
+	var ev unix.EpollEvent
+	err := unix.EpollCtl(e.epfd, unix.EPOLL_CTL_DEL, fd, &ev)
+	// EBADF: the caller closed fd first. ENOENT: the number now names another file. The
+	// registration is gone from the caller's view either way; if a dup keeps the old file
+	// alive, the kernel goes on reporting it, and wait drops those events by their tag
+	// (golang/go#59545).
+	if err != nil && err != unix.EBADF && err != unix.ENOENT {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+func (e *epollBackend) wait(events []Event, timeout time.Duration) (int, error) {
+	if len(e.buf) < len(events) {
+		e.buf = make([]unix.EpollEvent, len(events))
+	}
+	buf := e.buf[:len(events)]
+	n, err := epollWait(e.epfd, buf, timeout, e.pwait2)
+	if err != nil {
+		if err == unix.EINTR {
+			return 0, err
+		}
+		return 0, os.NewSyscallError("epoll_wait", err)
+	}
+	k := 0
+	locked := false
+	for i := range buf[:n] {
+		ev := &buf[i]
+		if ev.Pad == 0 {
+			unix.Read(e.wakeFd, e.drainBuf[:])
+			continue
+		}
+		if !locked {
+			e.mu.Lock()
+			locked = true
+		}
+		fd := int(ev.Fd)
+		if fd >= len(e.regs) || e.regs[fd].gen != ev.Pad {
+			continue
+		}
+		events[k] = Event{Fd: fd, Flags: epollReadiness(ev.Events, e.regs[fd].flags)}
+		k++
+	}
+	if locked {
+		e.mu.Unlock()
+	}
+	return k, nil
+}
+
+func (e *epollBackend) wake() error {
+	_, err := unix.Write(e.wakeFd, e.wakeBuf[:])
+	if err != nil && err != unix.EAGAIN { // EAGAIN: the counter is full, so already readable
+		return os.NewSyscallError("write", err)
+	}
+	return nil
+}
+
+func (e *epollBackend) close() error {
+	err1 := unix.Close(e.wakeFd)
+	err2 := unix.Close(e.epfd)
+	if err1 != nil {
+		return os.NewSyscallError("close", err1)
+	}
+	if err2 != nil {
+		return os.NewSyscallError("close", err2)
+	}
+	return nil
+}
+
+func epollEvents(flags Flags) uint32 {
+	var ev uint32
+	if flags&Readable != 0 {
+		// RDHUP only with read interest: a half-close is news to a reader, and a writer
+		// waiting for room must not be woken by it on every level-triggered Wait.
+		ev |= unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if flags&Writable != 0 {
+		ev |= unix.EPOLLOUT
+	}
+	if flags&EdgeTriggered != 0 {
+		ev |= unix.EPOLLET
+	}
+	if flags&OneShot != 0 {
+		ev |= unix.EPOLLONESHOT
+	}
+	return ev
+}
+
+func epollReadiness(ev uint32, interest Flags) Flags {
+	var r Flags
+	if ev&unix.EPOLLIN != 0 {
+		r |= Readable
+	}
+	if ev&unix.EPOLLOUT != 0 {
+		r |= Writable
+	}
+	// EPOLLHUP comes without EPOLLIN when a drained pipe's writer is gone; readiness then
+	// adds Readable so the caller reaches the read that returns 0.
+	if ev&(unix.EPOLLHUP|unix.EPOLLRDHUP) != 0 {
+		r |= Hangup
+	}
+	if ev&unix.EPOLLERR != 0 {
+		r |= Errored
+	}
+	return readiness(r, interest)
+}

@@ -1,0 +1,5 @@
+module github.com/rawpoll/poller
+
+go 1.21
+
+require golang.org/x/sys v0.20.0

@@ -1,0 +1,59 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package poller
+
+import (
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+func osBackends() []Backend {
+	return []Backend{nativeBackend, BackendPoll, BackendSelect}
+}
+
+// openBackend opens backend b and returns it with the mode bits it honours.
+func openBackend(b Backend, mu *sync.Mutex) (backend, Flags, error) {
+	switch b {
+	case nativeBackend:
+		nb, err := openNative(mu)
+		return nb, EdgeTriggered | OneShot, err
+	case BackendPoll:
+		pb, err := openPoll(mu)
+		return pb, OneShot, err
+	case BackendSelect:
+		sb, err := openSelect(mu)
+		return sb, OneShot, err
+	}
+	return nil, 0, ErrUnsupported
+}
+
+// checkFd returns an error wrapping unix.EBADF if fd is not an open descriptor. poll and
+// select learn of a bad fd only at the next wait; Add and Modify check at once instead,
+// as epoll_ctl and kevent do.
+func checkFd(op string, fd int) error {
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+		return os.NewSyscallError(op, err)
+	}
+	return nil
+}
+
+// drainPipe empties the read end of a non-blocking wake pipe.
+func drainPipe(fd int, buf []byte) {
+	for {
+		n, err := unix.Read(fd, buf)
+		if n < len(buf) || err != nil {
+			return
+		}
+	}
+}
+
+// writeWake makes a wake pipe readable. EAGAIN means the pipe is full, so it already is.
+func writeWake(fd int, one []byte) error {
+	_, err := unix.Write(fd, one)
+	if err != nil && err != unix.EAGAIN {
+		return os.NewSyscallError("write", err)
+	}
+	return nil
+}

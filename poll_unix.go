@@ -1,0 +1,213 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package poller
+
+import (
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var _ backend = (*pollBackend)(nil)
+
+// pollEntry is one registration, at the same position as its pollfd.
+type pollEntry struct {
+	fd    int
+	flags Flags
+	armed bool   // false once a one-shot fd was reported, until modify
+	seq   uint64 // the change counter when this entry was last added or modified
+}
+
+type pollBackend struct {
+	mu           *sync.Mutex
+	wakeR, wakeW int
+	// pfds is the array poll(2) takes, patched in place by every change; pfds[0] is the wake
+	// pipe. A disarmed entry has Fd -1, which poll skips (events 0 would still report
+	// POLLHUP and POLLERR). ents is parallel to pfds; index maps an fd to its position,
+	// with 0 for none.
+	pfds    []unix.PollFd
+	ents    []pollEntry
+	index   []int32
+	seq     uint64
+	waiting bool // a wait is in poll(2) on a copy of pfds
+	kicked  bool // that wait was sent a wakeup for a change
+
+	// Only wait touches these: the copy the kernel writes revents into, and where the
+	// next scan starts so that a short events slice starves no fd.
+	work []unix.PollFd
+	next int
+
+	wakeBuf  [1]byte
+	drainBuf [64]byte
+}
+
+func openPoll(mu *sync.Mutex) (*pollBackend, error) {
+	r, w, err := newWakePipe()
+	if err != nil {
+		return nil, err
+	}
+	b := &pollBackend{mu: mu, wakeR: r, wakeW: w}
+	b.pfds = []unix.PollFd{{Fd: int32(r), Events: unix.POLLIN}}
+	b.ents = []pollEntry{{fd: r}}
+	return b, nil
+}
+
+func (b *pollBackend) add(fd int, flags Flags) error {
+	if fd < len(b.index) && b.index[fd] != 0 {
+		return ErrExists
+	}
+	if err := checkFd("poll", fd); err != nil {
+		return err
+	}
+	if fd == b.wakeR || fd == b.wakeW {
+		return os.NewSyscallError("poll", unix.EINVAL)
+	}
+	if fd >= len(b.index) {
+		// fd is open, so it is below RLIMIT_NOFILE: the table stays bounded.
+		b.index = append(b.index, make([]int32, fd+1-len(b.index)+len(b.index)/2)...)
+	}
+	b.seq++
+	b.index[fd] = int32(len(b.pfds))
+	b.pfds = append(b.pfds, unix.PollFd{Fd: int32(fd), Events: pollEvents(flags)})
+	b.ents = append(b.ents, pollEntry{fd: fd, flags: flags, armed: true, seq: b.seq})
+	return b.kick()
+}
+
+func (b *pollBackend) modify(fd int, flags Flags) error {
+	if fd >= len(b.index) || b.index[fd] == 0 {
+		return ErrNotRegistered
+	}
+	if err := checkFd("poll", fd); err != nil {
+		return err
+	}
+	i := b.index[fd]
+	b.seq++
+	b.pfds[i] = unix.PollFd{Fd: int32(fd), Events: pollEvents(flags)}
+	b.ents[i] = pollEntry{fd: fd, flags: flags, armed: true, seq: b.seq}
+	return b.kick()
+}
+
+func (b *pollBackend) delete(fd int) error {
+	if fd >= len(b.index) || b.index[fd] == 0 {
+		return ErrNotRegistered
+	}
+	i, last := b.index[fd], int32(len(b.pfds)-1)
+	b.pfds[i], b.ents[i] = b.pfds[last], b.ents[last]
+	b.index[b.ents[i].fd] = i
+	b.pfds, b.ents = b.pfds[:last], b.ents[:last]
+	b.index[fd] = 0
+	// Kick a blocked poll, so it stops watching an fd the caller may now close.
+	return b.kick()
+}
+
+func (b *pollBackend) wait(events []Event, timeout time.Duration) (int, error) {
+	b.mu.Lock()
+	b.work = append(b.work[:0], b.pfds...)
+	snap := b.seq
+	b.waiting, b.kicked = true, false
+	b.mu.Unlock()
+
+	_, err := sysPoll(b.work, timeout)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiting = false
+	if err != nil {
+		if err == unix.EINTR {
+			return 0, err
+		}
+		return 0, os.NewSyscallError("poll", err)
+	}
+	if b.work[0].Revents != 0 {
+		drainPipe(b.wakeR, b.drainBuf[:])
+	}
+	n := len(b.work) - 1
+	k, last := 0, 0
+	for j := 0; j < n && k < len(events); j++ {
+		i := 1 + (b.next+j)%n
+		pfd := &b.work[i]
+		if pfd.Revents == 0 {
+			continue
+		}
+		// Find the entry by fd, not position: a delete during the wait moves entries.
+		// Skip entries changed while poll ran: their result may be about the previous
+		// registration.
+		fd := int(pfd.Fd)
+		if fd >= len(b.index) || b.index[fd] == 0 {
+			continue
+		}
+		at := b.index[fd]
+		ent := &b.ents[at]
+		if !ent.armed || ent.seq > snap {
+			continue
+		}
+		events[k] = Event{Fd: fd, Flags: readiness(pollReadiness(pfd.Revents), ent.flags)}
+		k++
+		last = i - 1
+		if ent.flags&OneShot != 0 {
+			ent.armed = false
+			b.pfds[at].Fd = -1
+		}
+	}
+	b.next = rotate(last, n, k == len(events))
+	return k, nil
+}
+
+func (b *pollBackend) wake() error {
+	return writeWake(b.wakeW, b.wakeBuf[:])
+}
+
+func (b *pollBackend) close() error {
+	err1 := unix.Close(b.wakeR)
+	err2 := unix.Close(b.wakeW)
+	if err1 != nil {
+		return os.NewSyscallError("close", err1)
+	}
+	if err2 != nil {
+		return os.NewSyscallError("close", err2)
+	}
+	return nil
+}
+
+// kick wakes a wait blocked in poll(2) so that it polls the changed array; one wakeup
+// per wait is enough.
+func (b *pollBackend) kick() error {
+	if !b.waiting || b.kicked {
+		return nil
+	}
+	b.kicked = true
+	return writeWake(b.wakeW, b.wakeBuf[:])
+}
+
+func pollEvents(flags Flags) int16 {
+	var ev int16
+	if flags&Readable != 0 {
+		// POLLRDHUP only with read interest, as with epoll: see epollEvents.
+		ev |= unix.POLLIN | pollRdHup
+	}
+	if flags&Writable != 0 {
+		ev |= unix.POLLOUT
+	}
+	return ev
+}
+
+func pollReadiness(rev int16) Flags {
+	var r Flags
+	if rev&unix.POLLIN != 0 {
+		r |= Readable
+	}
+	if rev&unix.POLLOUT != 0 {
+		r |= Writable
+	}
+	if rev&(unix.POLLHUP|pollRdHup) != 0 {
+		r |= Hangup
+	}
+	// POLLNVAL: the caller closed the fd while registered. It stays reported until
+	// Delete, and poll goes on serving the other fds.
+	if rev&(unix.POLLERR|unix.POLLNVAL) != 0 {
+		r |= Errored
+	}
+	return r
+}

@@ -1,0 +1,40 @@
+//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd)
+
+package poller
+
+import (
+	"sync"
+	"time"
+)
+
+// FdSetSize is 0 where the package has no select(2): no fd fits in an FdSet.
+const FdSetSize = 0
+
+// FdSet is empty where the package has no select(2).
+type FdSet struct{}
+
+// Set returns ErrUnsupported.
+func (s *FdSet) Set(fd int) error { return ErrUnsupported }
+
+// Clear does nothing.
+func (s *FdSet) Clear(fd int) {}
+
+// IsSet returns false.
+func (s *FdSet) IsSet(fd int) bool { return false }
+
+// Zero does nothing.
+func (s *FdSet) Zero() {}
+
+// Count returns 0.
+func (s *FdSet) Count() int { return 0 }
+
+// Select returns ErrUnsupported.
+func Select(nfd int, r, w, e *FdSet, timeout time.Duration) (int, error) {
+	return 0, ErrUnsupported
+}
+
+func osBackends() []Backend { return nil }
+
+func openBackend(b Backend, mu *sync.Mutex) (backend, Flags, error) {
+	return nil, 0, ErrUnsupported
+}
