@@ -185,7 +185,8 @@ func (p *Poller) Add(fd int, flags Flags) error {
 	if err := p.checkFlags(flags); err != nil {
 		return err
 	}
-	if fd < 0 {
+	if fd < 0 || fd > math.MaxInt32 {
+		// No descriptor is that large, and the kernel would truncate it to a C int.
 		return os.NewSyscallError("add", syscall.EBADF)
 	}
 	p.mu.Lock()
