@@ -1,0 +1,1223 @@
+package poller_test
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rawpoll/poller"
+	"golang.org/x/sys/unix"
+)
+
+// behaviours is the contract of DESIGN.md, one entry (at least) per bullet, run against
+// every backend this OS has.
+var behaviours = []struct {
+	name string
+	run  func(t *testing.T, b poller.Backend)
+}{
+	// Registration
+	{"InvalidFlags", testInvalidFlags},
+	{"UnsupportedMode", testUnsupportedMode},
+	{"AddExisting", testAddExisting},
+	{"NotRegistered", testNotRegistered},
+	{"BadFds", testBadFds},
+	{"NeverClosesWatchedFds", testNeverClosesWatchedFds},
+	{"CloseBeforeDelete", testCloseBeforeDelete},
+	{"ClosedFdDoesNotWedge", testClosedFdDoesNotWedge},
+	// Waiting
+	{"EmptyEvents", testEmptyEvents},
+	{"TimeoutZero", testTimeoutZero},
+	{"TimeoutPositive", testTimeoutPositive},
+	{"TimeoutSubMillisecond", testTimeoutSubMillisecond},
+	{"TimeoutNegativeBlocks", testTimeoutNegativeBlocks},
+	{"LevelTriggered", testLevelTriggered},
+	{"EdgeTriggered", testEdgeTriggered},
+	{"OneShot", testOneShot},
+	{"HangupSocketpair", testHangupSocketpair},
+	{"HangupPipe", testHangupPipe},
+	{"HangupTCP", testHangupTCP},
+	{"HalfClose", testHalfClose},
+	{"ErroredPipe", testErroredPipe},
+	{"ListenerReadable", testListenerReadable},
+	{"ConnectSucceeds", testConnectSucceeds},
+	{"ConnectRefused", testConnectRefused},
+	{"OneEventPerFd", testOneEventPerFd},
+	{"NoStarvation", testNoStarvation},
+	{"SignalStorm", testSignalStorm},
+	// Concurrency
+	{"AddDuringWait", testAddDuringWait},
+	{"ModifyDuringWait", testModifyDuringWait},
+	{"DeleteDuringWait", testDeleteDuringWait},
+	{"DeleteThenSilent", testDeleteThenSilent},
+	{"Busy", testBusy},
+	{"ConcurrentChanges", testConcurrentChanges},
+	// Waking and closing
+	{"WakeBlocked", testWakeBlocked},
+	{"WakeBeforeWait", testWakeBeforeWait},
+	{"WakeCoalesces", testWakeCoalesces},
+	{"WakeNeverBlocks", testWakeNeverBlocks},
+	{"CloseDuringWait", testCloseDuringWait},
+	{"AfterClose", testAfterClose},
+	{"WakeRacingClose", testWakeRacingClose},
+	{"NoFdLeak", testNoFdLeak},
+	{"ZeroAllocs", testZeroAllocs},
+}
+
+func TestBehaviour(t *testing.T) {
+	for _, b := range poller.Backends() {
+		b := b
+		t.Run(b.String(), func(t *testing.T) {
+			for _, tc := range behaviours {
+				tc := tc
+				t.Run(tc.name, func(t *testing.T) { tc.run(t, b) })
+			}
+		})
+	}
+}
+
+func TestBackends(t *testing.T) {
+	bs := poller.Backends()
+	if len(bs) < 3 || bs[len(bs)-2] != poller.BackendPoll || bs[len(bs)-1] != poller.BackendSelect {
+		t.Fatalf("Backends() = %v, want native first, then poll, then select", bs)
+	}
+	p, err := poller.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.Backend() != bs[0] {
+		t.Fatalf("Open() gave %v, want the best backend %v", p.Backend(), bs[0])
+	}
+	for _, b := range []poller.Backend{0, poller.BackendSelect + 1, 255} {
+		if _, err := poller.OpenBackend(b); !errors.Is(err, poller.ErrUnsupported) {
+			t.Errorf("OpenBackend(%d): %v, want ErrUnsupported", b, err)
+		}
+	}
+}
+
+func TestStrings(t *testing.T) {
+	for f, want := range map[poller.Flags]string{
+		0:                                "0",
+		poller.Readable:                  "Readable",
+		poller.Readable | poller.Hangup:  "Readable|Hangup",
+		poller.Writable | poller.Errored: "Writable|Errored",
+		poller.EdgeTriggered | 1<<10:     "EdgeTriggered|0x400",
+		poller.OneShot | poller.Readable: "Readable|OneShot",
+	} {
+		if got := f.String(); got != want {
+			t.Errorf("Flags(%#x).String() = %q, want %q", uint32(f), got, want)
+		}
+	}
+	for b, want := range map[poller.Backend]string{
+		poller.BackendEpoll: "epoll", poller.BackendKqueue: "kqueue",
+		poller.BackendPoll: "poll", poller.BackendSelect: "select", 9: "Backend(9)",
+	} {
+		if got := b.String(); got != want {
+			t.Errorf("Backend(%d).String() = %q, want %q", b, got, want)
+		}
+	}
+}
+
+// Registration
+
+func testInvalidFlags(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	bad := []poller.Flags{0, poller.Hangup, poller.Errored, poller.Readable | poller.Hangup,
+		poller.Writable | poller.Errored, poller.EdgeTriggered, poller.OneShot, poller.Readable | 1<<6,
+		1 << 31, ^poller.Flags(0)}
+	for _, f := range bad {
+		if err := p.Add(sp[0], f); !errors.Is(err, poller.ErrInvalidFlags) {
+			t.Errorf("Add(%v): %v, want ErrInvalidFlags", f, err)
+		}
+	}
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range bad {
+		if err := p.Modify(sp[0], f); !errors.Is(err, poller.ErrInvalidFlags) {
+			t.Errorf("Modify(%v): %v, want ErrInvalidFlags", f, err)
+		}
+	}
+}
+
+func testUnsupportedMode(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	err := p.Add(sp[0], poller.Readable|poller.EdgeTriggered)
+	switch b {
+	case poller.BackendPoll, poller.BackendSelect:
+		if !errors.Is(err, poller.ErrUnsupported) {
+			t.Fatalf("edge-triggered Add on %v: %v, want ErrUnsupported", b, err)
+		}
+	default:
+		if err != nil {
+			t.Fatalf("edge-triggered Add on %v: %v", b, err)
+		}
+	}
+}
+
+func testAddExisting(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add(sp[0], poller.Writable); !errors.Is(err, poller.ErrExists) {
+		t.Fatalf("second Add: %v, want ErrExists", err)
+	}
+	if err := p.Delete(sp[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add(sp[0], poller.Writable); err != nil {
+		t.Fatalf("Add after Delete: %v", err)
+	}
+}
+
+func testNotRegistered(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	for _, fd := range []int{sp[0], -1, 1 << 20, 1 << 40} {
+		if err := p.Modify(fd, poller.Readable); !errors.Is(err, poller.ErrNotRegistered) {
+			t.Errorf("Modify(%d) unregistered: %v, want ErrNotRegistered", fd, err)
+		}
+		if err := p.Delete(fd); !errors.Is(err, poller.ErrNotRegistered) {
+			t.Errorf("Delete(%d) unregistered: %v, want ErrNotRegistered", fd, err)
+		}
+	}
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Delete(sp[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Delete(sp[0]); !errors.Is(err, poller.ErrNotRegistered) {
+		t.Errorf("second Delete: %v, want ErrNotRegistered", err)
+	}
+}
+
+func testBadFds(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	for _, fd := range []int{-1, -1 << 40, 1 << 33} {
+		if err := p.Add(fd, poller.Readable); !errors.Is(err, unix.EBADF) {
+			t.Errorf("Add(%d): %v, want EBADF", fd, err)
+		}
+	}
+	sp := socketPair(t)
+	closed := sp[1]
+	unix.Close(sp[1])
+	sp[1] = -1
+	err := p.Add(closed, poller.Readable)
+	if !errors.Is(err, unix.EBADF) {
+		t.Errorf("Add of a closed fd: %v, want EBADF", err)
+	}
+	var se *os.SyscallError
+	if !errors.As(err, &se) {
+		t.Errorf("Add of a closed fd: %T, want *os.SyscallError", err)
+	}
+
+	f, err := os.CreateTemp(t.TempDir(), "regular")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = p.Add(int(f.Fd()), poller.Readable)
+	if b == poller.BackendEpoll {
+		if !errors.Is(err, unix.EPERM) {
+			t.Errorf("Add of a regular file on epoll: %v, want EPERM", err)
+		}
+	} else if err == nil {
+		// poll, select and kqueue accept regular files: always readable.
+		if f := waitFd(t, p, int(f.Fd())); f&poller.Readable == 0 {
+			t.Errorf("regular file reported %v, want Readable", f)
+		}
+		p.Delete(int(f.Fd()))
+	}
+
+	if b == poller.BackendSelect {
+		high := dupAbove(t, sp[0], poller.FdSetSize)
+		if err := p.Add(high, poller.Readable); !errors.Is(err, poller.ErrFdTooLarge) {
+			t.Errorf("select Add(%d): %v, want ErrFdTooLarge", high, err)
+		}
+	}
+}
+
+// reuseNumber returns a fresh socketpair whose first fd has the number num, which the
+// caller closed; the pair's peer is the second result.
+func reuseNumber(t *testing.T, num int) (fd, peer int) {
+	t.Helper()
+	re := socketPair(t)
+	if re[1] == num {
+		return re[1], re[0]
+	}
+	if re[0] != num {
+		// Something else took the number first: move the socket onto it.
+		if _, err := unix.FcntlInt(uintptr(num), unix.F_GETFD, 0); err == nil {
+			t.Fatalf("fd %d is unexpectedly open", num)
+		}
+		moved, err := unix.FcntlInt(uintptr(re[0]), unix.F_DUPFD_CLOEXEC, num)
+		if err != nil || moved != num {
+			t.Fatalf("moving fd %d onto %d: got %d, %v", re[0], num, moved, err)
+		}
+		unix.Close(re[0])
+		re[0] = num
+	}
+	return re[0], re[1]
+}
+
+// dupAbove duplicates fd onto a number >= min, raising RLIMIT_NOFILE if it must.
+func dupAbove(t *testing.T, fd, min int) int {
+	t.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < uint64(min)+16 && lim.Max >= uint64(min)+16 {
+		raised := lim
+		raised.Cur = uint64(min) + 16
+		if unix.Setrlimit(unix.RLIMIT_NOFILE, &raised) == nil {
+			t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) })
+		}
+	}
+	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, min)
+	if err != nil {
+		t.Fatalf("F_DUPFD to %d or above: %v (RLIMIT_NOFILE too low?)", min, err)
+	}
+	closeOnce(t, &high)
+	return high
+}
+
+func testNeverClosesWatchedFds(t *testing.T, b poller.Backend) {
+	p, err := poller.OpenBackend(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if _, err := unix.FcntlInt(uintptr(sp[0]), unix.F_GETFD, 0); err != nil {
+		t.Fatalf("Close closed a watched fd: %v", err)
+	}
+}
+
+// testCloseBeforeDelete breaks the ownership rule on purpose: the fd is closed while
+// registered. The poller must go on serving the other fds, Delete must free the slot,
+// and the reused number must be addable again.
+func testCloseBeforeDelete(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	a, other := socketPair(t), socketPair(t)
+	for _, fd := range []int{a[0], other[0]} {
+		if err := p.Add(fd, poller.Readable); err != nil {
+			t.Fatal(err)
+		}
+	}
+	num := a[0]
+	unix.Close(a[0])
+	a[0] = -1
+	write(t, other[1], "x")
+	if f := waitFd(t, p, other[0]); f&poller.Readable == 0 {
+		t.Fatalf("other fd reported %v, want Readable", f)
+	}
+	if err := p.Delete(num); err != nil {
+		t.Fatalf("Delete of a closed registered fd: %v, want nil", err)
+	}
+	// The number is reused by the next socket; it must be addable and work.
+	fd, peer := reuseNumber(t, num)
+	if err := p.Add(fd, poller.Readable); err != nil {
+		t.Fatalf("Add of the reused number %d: %v", fd, err)
+	}
+	expectSilent(t, p, fd, 20*time.Millisecond)
+	write(t, peer, "y")
+	if f := waitFd(t, p, fd); f&poller.Readable == 0 {
+		t.Fatalf("reused fd reported %v, want Readable", f)
+	}
+}
+
+// testClosedFdDoesNotWedge: a registered fd closed without Delete must not make every
+// later Wait fail (select fails whole calls with EBADF; poll reports POLLNVAL). poll and
+// select report it Errored until Delete; epoll and kqueue drop it.
+func testClosedFdDoesNotWedge(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	a, other := socketPair(t), socketPair(t)
+	for _, fd := range []int{a[0], other[0]} {
+		if err := p.Add(fd, poller.Readable); err != nil {
+			t.Fatal(err)
+		}
+	}
+	num := a[0]
+	unix.Close(a[0])
+	a[0] = -1
+	for i := 0; i < 3; i++ {
+		got := waitMap(t, p, 16, 20*time.Millisecond)
+		switch b {
+		case poller.BackendPoll, poller.BackendSelect:
+			if got[num] != poller.Errored|poller.Readable {
+				t.Fatalf("wait %d: closed fd reported %v, want Readable|Errored", i, got[num])
+			}
+		default:
+			if f, ok := got[num]; ok {
+				t.Fatalf("wait %d: closed fd reported %v, want nothing", i, f)
+			}
+		}
+		if _, ok := got[other[0]]; ok {
+			t.Fatalf("wait %d: idle fd reported", i)
+		}
+	}
+	write(t, other[1], "x")
+	if f := waitFd(t, p, other[0]); f != poller.Readable {
+		t.Fatalf("other fd reported %v, want Readable", f)
+	}
+	if err := p.Delete(num); err != nil {
+		t.Fatal(err)
+	}
+	expectSilent(t, p, num, 20*time.Millisecond)
+}
+
+// Waiting
+
+func testEmptyEvents(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	for _, events := range [][]poller.Event{nil, {}} {
+		if _, err := p.Wait(events, 0); !errors.Is(err, unix.EINVAL) {
+			t.Errorf("Wait(%v): %v, want EINVAL", events, err)
+		}
+	}
+}
+
+func testTimeoutZero(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	n, err := p.Wait(make([]poller.Event, 4), 0)
+	if err != nil || n != 0 {
+		t.Fatalf("Wait(0) = %d, %v", n, err)
+	}
+	if d := time.Since(start); d > slack {
+		t.Fatalf("Wait(0) took %v", d)
+	}
+}
+
+func testTimeoutPositive(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	for _, d := range []time.Duration{time.Millisecond, 30 * time.Millisecond, 1500 * time.Microsecond} {
+		start := time.Now()
+		n, err := p.Wait(make([]poller.Event, 4), d)
+		el := time.Since(start)
+		if err != nil || n != 0 {
+			t.Fatalf("Wait(%v) = %d, %v", d, n, err)
+		}
+		if el < d {
+			t.Errorf("Wait(%v) returned after %v: rounded down", d, el)
+		}
+		if el > d+slack {
+			t.Errorf("Wait(%v) returned after %v", d, el)
+		}
+	}
+}
+
+// testTimeoutSubMillisecond: a timeout below the backend's resolution is rounded up and
+// waited in the kernel, not turned into a loop of zero-timeout calls. The loop count is
+// seen through the CPU time spent: a 50 ms run of 100 µs waits sleeps nearly all of it.
+func testTimeoutSubMillisecond(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	events := make([]poller.Event, 4)
+	var before, after unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &before)
+	start := time.Now()
+	waits := 0
+	for time.Since(start) < 50*time.Millisecond {
+		t0 := time.Now()
+		if n, err := p.Wait(events, 100*time.Microsecond); err != nil || n != 0 {
+			t.Fatalf("Wait(100µs) = %d, %v", n, err)
+		}
+		if el := time.Since(t0); el < 100*time.Microsecond {
+			t.Fatalf("Wait(100µs) returned after %v", el)
+		}
+		waits++
+	}
+	unix.Getrusage(unix.RUSAGE_SELF, &after)
+	wall := time.Since(start)
+	cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+	t.Logf("%d waits of 100µs in %v wall, %v CPU", waits, wall, cpu)
+	// Spinning would burn about the whole wall time; waiting burns a small part. Other
+	// goroutines and the race detector count too, so the bound is loose.
+	if cpu > wall*3/4+10*time.Millisecond {
+		t.Errorf("sub-millisecond waits burnt %v CPU in %v: a busy loop?", cpu, wall)
+	}
+}
+
+func testTimeoutNegativeBlocks(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan poller.Flags, 1)
+	go func() {
+		events := make([]poller.Event, 4)
+		n, err := p.Wait(events, -1)
+		if err != nil || n != 1 {
+			done <- 0
+			return
+		}
+		done <- events[0].Flags
+	}()
+	select {
+	case <-done:
+		t.Fatal("Wait(-1) returned with nothing ready")
+	case <-time.After(50 * time.Millisecond):
+	}
+	write(t, sp[1], "x")
+	select {
+	case f := <-done:
+		if f != poller.Readable {
+			t.Fatalf("Wait(-1) reported %v", f)
+		}
+	case <-time.After(slack):
+		t.Fatal("Wait(-1) did not return on readiness")
+	}
+}
+
+func testLevelTriggered(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	expectSilent(t, p, sp[0], 0)
+	write(t, sp[1], "hello")
+	for i := 0; i < 3; i++ {
+		if f := waitFd(t, p, sp[0]); f != poller.Readable {
+			t.Fatalf("wait %d: %v, want Readable", i, f)
+		}
+	}
+	drain(t, sp[0])
+	expectSilent(t, p, sp[0], 10*time.Millisecond)
+	if err := p.Modify(sp[0], poller.Writable); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if f := waitFd(t, p, sp[0]); f != poller.Writable {
+			t.Fatalf("after Modify(Writable), wait %d: %v", i, f)
+		}
+	}
+}
+
+func testEdgeTriggered(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable|poller.EdgeTriggered); err != nil {
+		if errors.Is(err, poller.ErrUnsupported) {
+			t.Skipf("%v has no edge-triggered mode (DESIGN.md); ErrUnsupported is checked by UnsupportedMode", b)
+		}
+		t.Fatal(err)
+	}
+	write(t, sp[1], "a")
+	if f := waitFd(t, p, sp[0]); f != poller.Readable {
+		t.Fatalf("first edge: %v", f)
+	}
+	// Not drained, but no new edge: silent.
+	expectSilent(t, p, sp[0], 20*time.Millisecond)
+	write(t, sp[1], "b")
+	if f := waitFd(t, p, sp[0]); f != poller.Readable {
+		t.Fatalf("second edge: %v", f)
+	}
+	if got := drain(t, sp[0]); got != "ab" {
+		t.Fatalf("drained %q", got)
+	}
+	expectSilent(t, p, sp[0], 20*time.Millisecond)
+}
+
+func testOneShot(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable|poller.OneShot); err != nil {
+		t.Fatal(err)
+	}
+	write(t, sp[1], "a")
+	if f := waitFd(t, p, sp[0]); f != poller.Readable {
+		t.Fatalf("one-shot report: %v", f)
+	}
+	expectSilent(t, p, sp[0], 20*time.Millisecond) // still readable, but disarmed
+	if err := p.Add(sp[0], poller.Readable); !errors.Is(err, poller.ErrExists) {
+		t.Fatalf("Add of a disarmed one-shot fd: %v, want ErrExists", err)
+	}
+	if err := p.Modify(sp[0], poller.Readable|poller.OneShot); err != nil {
+		t.Fatal(err)
+	}
+	if f := waitFd(t, p, sp[0]); f != poller.Readable {
+		t.Fatalf("re-armed report: %v", f)
+	}
+	expectSilent(t, p, sp[0], 20*time.Millisecond)
+	if err := p.Delete(sp[0]); err != nil {
+		t.Fatalf("Delete of a disarmed one-shot fd: %v", err)
+	}
+}
+
+// wantHangup is what a reader registered with interest sees once its peer closed:
+// Readable|Hangup, or plain Readable where the backend cannot tell.
+func wantHangup(b poller.Backend, interest poller.Flags) poller.Flags {
+	if !hasHangup(b) {
+		return interest
+	}
+	return interest | poller.Hangup
+}
+
+func testHangupSocketpair(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(sp[1])
+	sp[1] = -1
+	for i := 0; i < 2; i++ { // level-triggered: repeated
+		if f := waitFd(t, p, sp[0]); f != wantHangup(b, poller.Readable) {
+			t.Fatalf("wait %d: %v, want %v", i, f, wantHangup(b, poller.Readable))
+		}
+	}
+	if n, err := unix.Read(sp[0], make([]byte, 8)); n != 0 || err != nil {
+		t.Fatalf("read after hangup = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testHangupPipe(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	pp := pipePair(t)
+	if err := p.Add(pp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	write(t, pp[1], "last")
+	unix.Close(pp[1])
+	pp[1] = -1
+	if f := waitFd(t, p, pp[0]); f&poller.Readable == 0 {
+		t.Fatalf("pipe with data then EOF: %v", f)
+	}
+	drain(t, pp[0])
+	// A drained pipe whose writer is gone: epoll says EPOLLHUP without EPOLLIN, and it
+	// must still come out Readable so the caller reaches the read that returns 0.
+	if f := waitFd(t, p, pp[0]); f != wantHangup(b, poller.Readable) {
+		t.Fatalf("drained pipe, writer gone: %v, want %v", f, wantHangup(b, poller.Readable))
+	}
+}
+
+func testHangupTCP(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	tp := tcpPair(t)
+	if err := p.Add(tp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	expectSilent(t, p, tp[0], 10*time.Millisecond)
+	unix.Close(tp[1])
+	tp[1] = -1
+	if f := waitFd(t, p, tp[0]); f&poller.Readable == 0 || (hasHangup(b) && f&poller.Hangup == 0) {
+		t.Fatalf("TCP peer closed: %v, want %v", f, wantHangup(b, poller.Readable))
+	}
+}
+
+// testHalfClose: a peer that shuts down only its writing side is a hangup to a reader.
+func testHalfClose(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	tp := tcpPair(t)
+	if err := p.Add(tp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Shutdown(tp[1], unix.SHUT_WR); err != nil {
+		t.Fatal(err)
+	}
+	f := waitFd(t, p, tp[0])
+	if f&poller.Readable == 0 {
+		t.Fatalf("half-closed peer: %v, want Readable", f)
+	}
+	if hasHangup(b) && b != poller.BackendPoll && f&poller.Hangup == 0 {
+		t.Fatalf("half-closed peer: %v, want Hangup", f)
+	}
+	if b == poller.BackendPoll && isLinux && f&poller.Hangup == 0 {
+		t.Fatalf("half-closed peer on Linux poll (POLLRDHUP): %v, want Hangup", f)
+	}
+	// The connection still carries data the other way.
+	write(t, tp[0], "still open")
+}
+
+func testErroredPipe(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	pp := pipePair(t)
+	if err := p.Add(pp[1], poller.Writable); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(pp[0])
+	pp[0] = -1
+	f := waitFd(t, p, pp[1])
+	if f&poller.Writable == 0 {
+		t.Fatalf("pipe whose reader is gone: %v, want Writable", f)
+	}
+	if b == poller.BackendEpoll || b == poller.BackendPoll && isLinux {
+		if f&poller.Errored == 0 {
+			t.Fatalf("pipe whose reader is gone: %v, want Errored", f)
+		}
+	}
+	if _, err := unix.Write(pp[1], []byte("x")); err != unix.EPIPE {
+		t.Fatalf("write after Writable: %v, want EPIPE", err)
+	}
+}
+
+func testListenerReadable(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	lfd, port := tcpListener(t)
+	if err := p.Add(lfd, poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	expectSilent(t, p, lfd, 10*time.Millisecond)
+	tcpConnect(t, port)
+	for i := 0; i < 2; i++ { // level-triggered until accepted
+		if f := waitFd(t, p, lfd); f != poller.Readable {
+			t.Fatalf("listener with a pending connection: %v", f)
+		}
+	}
+	nfd, _, err := unix.Accept(lfd)
+	if err != nil {
+		t.Fatalf("accept after Readable: %v", err)
+	}
+	unix.Close(nfd)
+	expectSilent(t, p, lfd, 10*time.Millisecond)
+}
+
+func testConnectSucceeds(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	_, port := tcpListener(t)
+	fd := tcpConnect(t, port)
+	if err := p.Add(fd, poller.Writable); err != nil {
+		t.Fatal(err)
+	}
+	if f := waitFd(t, p, fd); f != poller.Writable {
+		t.Fatalf("connected socket: %v, want Writable", f)
+	}
+	if soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soerr != 0 {
+		t.Fatalf("SO_ERROR after connect = %d, %v", soerr, err)
+	}
+}
+
+func testConnectRefused(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	// A port nobody listens on: take one from a listener, then close it.
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+	sa, _ := unix.Getsockname(lfd)
+	unix.Close(lfd)
+	fd := tcpConnect(t, sa.(*unix.SockaddrInet4).Port)
+	if err := p.Add(fd, poller.Writable); err != nil {
+		t.Fatal(err)
+	}
+	f := waitFd(t, p, fd)
+	if f&poller.Writable == 0 {
+		t.Fatalf("refused connect: %v, want Writable", f)
+	}
+	if b == poller.BackendEpoll && f&poller.Errored == 0 {
+		t.Fatalf("refused connect on epoll: %v, want Errored", f)
+	}
+	if soerr, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); unix.Errno(soerr) != unix.ECONNREFUSED {
+		t.Fatalf("SO_ERROR = %v, want ECONNREFUSED", unix.Errno(soerr))
+	}
+}
+
+func testOneEventPerFd(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable|poller.Writable); err != nil {
+		t.Fatal(err)
+	}
+	write(t, sp[1], "x")
+	for _, n := range []int{1, 4} {
+		events := make([]poller.Event, n)
+		k, err := p.Wait(events, slack)
+		if err != nil || k != 1 {
+			t.Fatalf("Wait(len %d) = %d, %v", n, k, err)
+		}
+		if events[0].Fd != sp[0] || events[0].Flags != poller.Readable|poller.Writable {
+			t.Fatalf("Wait(len %d) = %+v, want one event Readable|Writable", n, events[0])
+		}
+	}
+}
+
+func testNoStarvation(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	const ready = 10
+	want := map[int]bool{}
+	for i := 0; i < ready; i++ {
+		sp := socketPair(t)
+		if err := p.Add(sp[0], poller.Readable); err != nil {
+			t.Fatal(err)
+		}
+		write(t, sp[1], "x")
+		want[sp[0]] = true
+	}
+	seen := map[int]bool{}
+	events := make([]poller.Event, 3)
+	for i := 0; i < 4*ready && len(seen) < ready; i++ {
+		n, err := p.Wait(events, slack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events[:n] {
+			if !want[ev.Fd] {
+				t.Fatalf("reported fd %d, not a ready one", ev.Fd)
+			}
+			seen[ev.Fd] = true
+		}
+	}
+	if len(seen) != ready {
+		t.Fatalf("after %d Waits of 3 slots, saw %d of %d ready fds", 4*ready, len(seen), ready)
+	}
+}
+
+// Concurrency
+
+// blockedWait starts a Wait(-1) in a goroutine and returns a channel with its result.
+type waitResult struct {
+	events []poller.Event
+	err    error
+}
+
+func blockedWait(p *poller.Poller, timeout time.Duration) <-chan waitResult {
+	ch := make(chan waitResult, 1)
+	go func() {
+		events := make([]poller.Event, 16)
+		n, err := p.Wait(events, timeout)
+		ch <- waitResult{events[:n], err}
+	}()
+	return ch
+}
+
+// waitBlocked gives the goroutine time to enter the kernel. A Wait that has not yet
+// entered is fine too: the change then lands before the snapshot. So this pause is not
+// a synchronisation the tests rely on, only a way to exercise the blocked path.
+func waitBlocked() { time.Sleep(20 * time.Millisecond) }
+
+func testAddDuringWait(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	write(t, sp[1], "x")
+	ch := blockedWait(p, -1)
+	waitBlocked()
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil || len(r.events) != 1 || r.events[0].Fd != sp[0] {
+			t.Fatalf("Wait = %v, %v; want the added fd", r.events, r.err)
+		}
+	case <-time.After(slack):
+		p.Wake()
+		t.Fatal("an Add during a blocked Wait did not take effect in it")
+	}
+}
+
+func testModifyDuringWait(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	ch := blockedWait(p, -1)
+	waitBlocked()
+	if err := p.Modify(sp[0], poller.Writable); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil || len(r.events) != 1 || r.events[0].Flags != poller.Writable {
+			t.Fatalf("Wait = %v, %v; want the fd Writable", r.events, r.err)
+		}
+	case <-time.After(slack):
+		p.Wake()
+		t.Fatal("a Modify during a blocked Wait did not take effect in it")
+	}
+}
+
+func testDeleteDuringWait(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	ch := blockedWait(p, 200*time.Millisecond)
+	waitBlocked()
+	if err := p.Delete(sp[0]); err != nil {
+		t.Fatal(err)
+	}
+	write(t, sp[1], "x")
+	r := <-ch
+	if r.err != nil || len(r.events) != 0 {
+		t.Fatalf("Wait = %v, %v; want nothing after Delete", r.events, r.err)
+	}
+}
+
+func testDeleteThenSilent(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	write(t, sp[1], "x")
+	if err := p.Delete(sp[0]); err != nil {
+		t.Fatal(err)
+	}
+	expectSilent(t, p, sp[0], 20*time.Millisecond)
+}
+
+func testBusy(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	ch := blockedWait(p, -1)
+	// Poll until the first Wait holds the poller: a second one must then get ErrBusy.
+	deadline := time.Now().Add(slack)
+	var err error
+	for time.Now().Before(deadline) {
+		if _, err = p.Wait(make([]poller.Event, 1), 0); errors.Is(err, poller.ErrBusy) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !errors.Is(err, poller.ErrBusy) {
+		t.Fatalf("concurrent Wait: %v, want ErrBusy", err)
+	}
+	p.Wake()
+	if r := <-ch; r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, err := p.Wait(make([]poller.Event, 1), 0); err != nil {
+		t.Fatalf("Wait after the other returned: %v", err)
+	}
+}
+
+// testConcurrentChanges: goroutines churn their own fds while one goroutine waits; fds
+// that stay registered and ready are still reported.
+func testConcurrentChanges(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	stay := socketPair(t)
+	if err := p.Add(stay[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	write(t, stay[1], "x")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 4; g++ {
+		sp := socketPair(t)
+		wg.Add(1)
+		go func(fd int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := p.Add(fd, poller.Readable); err != nil {
+					errs <- err
+					return
+				}
+				if err := p.Modify(fd, poller.Readable|poller.Writable); err != nil {
+					errs <- err
+					return
+				}
+				if err := p.Delete(fd); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(sp[0])
+	}
+	events := make([]poller.Event, 8)
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		n, err := p.Wait(events, slack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, ev := range events[:n] {
+			found = found || ev.Fd == stay[0]
+		}
+		if !found && n < len(events) {
+			t.Fatalf("Wait = %v: the registered, ready fd %d is missing", events[:n], stay[0])
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// Waking and closing
+
+func testWakeBlocked(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	ch := blockedWait(p, -1)
+	waitBlocked()
+	if err := p.Wake(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil || len(r.events) != 0 {
+			t.Fatalf("woken Wait = %v, %v", r.events, r.err)
+		}
+	case <-time.After(slack):
+		t.Fatal("Wake did not end a blocked Wait")
+	}
+}
+
+func testWakeBeforeWait(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	if err := p.Wake(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	n, err := p.Wait(make([]poller.Event, 4), -1)
+	if err != nil || n != 0 {
+		t.Fatalf("Wait after Wake = %d, %v", n, err)
+	}
+	if el := time.Since(start); el > slack {
+		t.Fatalf("Wait after Wake took %v", el)
+	}
+}
+
+func testWakeCoalesces(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	for i := 0; i < 100; i++ {
+		if err := p.Wake(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := p.Wait(make([]poller.Event, 4), -1); err != nil || n != 0 {
+		t.Fatalf("Wait after Wakes = %d, %v", n, err)
+	}
+	// The hundred Wakes were one: the next Wait runs to its timeout.
+	start := time.Now()
+	if n, err := p.Wait(make([]poller.Event, 4), 30*time.Millisecond); err != nil || n != 0 {
+		t.Fatalf("second Wait = %d, %v", n, err)
+	}
+	if el := time.Since(start); el < 30*time.Millisecond {
+		t.Fatalf("second Wait returned after %v: Wakes did not coalesce", el)
+	}
+}
+
+func testWakeNeverBlocks(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// More than a pipe holds, with Waits that drain in between now and then.
+		for i := 0; i < 200000; i++ {
+			if err := p.Wake(); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%50000 == 0 {
+				p.Wait(make([]poller.Event, 1), 0)
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Wake blocked")
+	}
+}
+
+func testCloseDuringWait(t *testing.T, b poller.Backend) {
+	p, err := poller.OpenBackend(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	ch := blockedWait(p, -1)
+	waitBlocked()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		if !errors.Is(r.err, poller.ErrClosed) {
+			t.Fatalf("Wait during Close: %v, want ErrClosed", r.err)
+		}
+	case <-time.After(slack):
+		t.Fatal("Close did not end a blocked Wait")
+	}
+}
+
+func testAfterClose(t *testing.T, b poller.Backend) {
+	p, err := poller.OpenBackend(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]error{
+		"Add":    p.Add(sp[1], poller.Readable),
+		"Modify": p.Modify(sp[0], poller.Writable),
+		"Delete": p.Delete(sp[0]),
+		"Wake":   p.Wake(),
+		"Close":  p.Close(),
+	}
+	_, calls["Wait"] = p.Wait(make([]poller.Event, 1), 0)
+	for name, err := range calls {
+		if !errors.Is(err, poller.ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+	if p.Backend() != b {
+		t.Errorf("Backend after Close = %v", p.Backend())
+	}
+}
+
+// testWakeRacingClose: Wake and Close race; a Wake that loses must never write into a
+// descriptor number Close released and the process reused. Each round opens pipes right
+// after Close (reusing the released numbers) and checks they stay empty.
+func testWakeRacingClose(t *testing.T, b poller.Backend) {
+	for round := 0; round < 100; round++ {
+		p, err := poller.OpenBackend(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := 0; g < 2; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				for i := 0; i < 20; i++ {
+					if err := p.Wake(); err != nil && !errors.Is(err, poller.ErrClosed) {
+						t.Error(err)
+					}
+					p.Wait(make([]poller.Event, 1), 0)
+				}
+			}()
+		}
+		close(start)
+		p.Close()
+		reused := [2]*[2]int{pipePair(t), pipePair(t)}
+		wg.Wait()
+		for _, pp := range reused {
+			if n, err := unix.Read(pp[0], make([]byte, 8)); n > 0 || err != unix.EAGAIN {
+				t.Fatalf("round %d: a pipe opened after Close holds data (%d, %v): a Wake wrote to a reused fd", round, n, err)
+			}
+		}
+	}
+}
+
+func testNoFdLeak(t *testing.T, b poller.Backend) {
+	before := openFds(t)
+	for i := 0; i < 50; i++ {
+		p, err := poller.OpenBackend(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Wake()
+		if i%2 == 0 {
+			ch := blockedWait(p, -1)
+			p.Close()
+			<-ch
+		} else {
+			p.Close()
+		}
+	}
+	if after := openFds(t); after != before {
+		t.Fatalf("open fds: %d before, %d after 50 Open/Close", before, after)
+	}
+}
+
+func testZeroAllocs(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	if err := p.Add(sp[0], poller.Readable); err != nil {
+		t.Fatal(err)
+	}
+	write(t, sp[1], "x")
+	events := make([]poller.Event, 8)
+	p.Wait(events, 0) // let the backend size its buffers
+	if a := testing.AllocsPerRun(100, func() {
+		if n, err := p.Wait(events, 0); n != 1 || err != nil {
+			t.Fatalf("Wait = %d, %v", n, err)
+		}
+	}); a != 0 {
+		t.Errorf("Wait allocates %v times per call", a)
+	}
+	if a := testing.AllocsPerRun(100, func() {
+		p.Wake()
+		p.Wait(events, time.Millisecond)
+	}); a != 0 {
+		t.Errorf("Wake+Wait allocates %v times per call", a)
+	}
+	if a := testing.AllocsPerRun(100, func() {
+		p.Modify(sp[0], poller.Readable|poller.Writable)
+		p.Modify(sp[0], poller.Readable)
+	}); a != 0 {
+		t.Errorf("Modify allocates %v times per call", a)
+	}
+}
+
+// testSignalStorm aims signals at the thread blocked in Wait. Go's own preemption
+// signal (SIGURG) makes EINTR common; none may reach the caller, and the timeout must
+// still end on time.
+func testSignalStorm(t *testing.T, b poller.Backend) {
+	p := openPoller(t, b)
+	type result struct {
+		n       int
+		err     error
+		elapsed time.Duration
+	}
+	ready := make(chan func(unix.Signal) error)
+	done := make(chan result, 1)
+	const timeout = 200 * time.Millisecond
+	go func() {
+		signal, unlock := waiterThread()
+		defer unlock()
+		ready <- signal
+		start := time.Now()
+		n, err := p.Wait(make([]poller.Event, 4), timeout)
+		done <- result{n, err, time.Since(start)}
+	}()
+	signal := <-ready
+	sent := 0
+	for {
+		select {
+		case r := <-done:
+			if r.err != nil || r.n != 0 {
+				t.Fatalf("Wait under %d signals = %d, %v", sent, r.n, r.err)
+			}
+			if r.elapsed < timeout || r.elapsed > timeout+slack {
+				t.Fatalf("Wait(%v) under %d signals took %v", timeout, sent, r.elapsed)
+			}
+			if sent < 10 {
+				t.Fatalf("only %d signals were sent", sent)
+			}
+			return
+		default:
+		}
+		if err := signal(unix.SIGURG); err != nil {
+			t.Fatalf("signal: %v", err)
+		}
+		sent++
+		time.Sleep(100 * time.Microsecond) // pacing the storm, not synchronising
+	}
+}
