@@ -1010,6 +1010,22 @@ func testWakeCoalesces(t *testing.T, b poller.Backend) {
 	if el := time.Since(start); el < 30*time.Millisecond {
 		t.Fatalf("second Wait returned after %v: Wakes did not coalesce", el)
 	}
+	// Served Wakes are cleared: a new Wake must reach a new blocked Wait.
+	for i := 0; i < 3; i++ {
+		ch := blockedWait(p, -1)
+		waitBlocked()
+		if err := p.Wake(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+		case <-time.After(slack):
+			t.Fatalf("Wake %d after served Wakes did not end a blocked Wait", i)
+		}
+	}
 }
 
 func testWakeNeverBlocks(t *testing.T, b poller.Backend) {
@@ -1046,8 +1062,15 @@ func testCloseDuringWait(t *testing.T, b poller.Backend) {
 	}
 	ch := blockedWait(p, -1)
 	waitBlocked()
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(slack):
+		t.Fatal("Close did not return while a Wait was blocked")
 	}
 	select {
 	case r := <-ch:
