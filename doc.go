@@ -1,0 +1,106 @@
+// Package poller tells which raw file descriptors are ready for I/O, with the kernel's
+// own mechanism: epoll on Linux, kqueue on the BSDs and macOS, and poll(2) and
+// select(2) on every Unix. It is the layer an event loop, reactor or server builds on:
+// no callbacks, no goroutines of its own, no net.Conn, and no dependency but
+// golang.org/x/sys. It builds with CGO_ENABLED=0.
+//
+// # The loop
+//
+// Make sockets non-blocking, register them, wait, and handle what is ready:
+//
+//	p, err := poller.Open()
+//	...
+//	p.Add(listenFd, poller.Readable)
+//	events := make([]poller.Event, 128)
+//	for {
+//		n, err := p.Wait(events, -1)
+//		...
+//		for _, ev := range events[:n] {
+//			if ev.Flags&poller.Readable != 0 { /* accept or read until EAGAIN */ }
+//			if ev.Flags&poller.Writable != 0 { /* write what is pending */ }
+//		}
+//	}
+//
+// A read that returns 0 means the peer closed: Delete the fd, then close it. Hangup and
+// Errored are reported even if not asked for, and they also set the interest bits the fd
+// was registered with, so a loop that only tests Readable still reaches that read.
+// Writable is how a non-blocking connect reports that it finished; read its result with
+// SO_ERROR.
+//
+// # Level, edge and one-shot
+//
+// Take a socket registered for Readable, and a peer that sends 2 KiB:
+//
+//  1. Level-triggered (the default): Wait reports the socket. The loop reads 1 KiB and
+//     waits again: the socket is reported again, because data is still there. It is
+//     reported on every Wait until it is drained.
+//  2. EdgeTriggered: Wait reports the socket once, when the data arrives. If the loop
+//     reads only 1 KiB, the next Wait does not report it again (nothing changed), and the
+//     rest sits unread until the peer sends more. So in edge mode, read until EAGAIN.
+//     poll and select cannot do this and give ErrUnsupported.
+//  3. OneShot: Wait reports the socket once, then the registration is disarmed: silent
+//     whatever happens, but still held (Add gives ErrExists), until Modify re-arms it. It
+//     suits handing an fd to one worker at a time.
+//
+// # Who owns the fds
+//
+// The poller never closes the fds it watches. Close an fd only after Delete. If that
+// rule is broken: epoll and kqueue drop a closed fd themselves (epoll only once every
+// duplicate of it is closed; until then Wait drops its events, which carry a tag of the
+// dead registration); poll and select report it as Errored on every Wait until it is
+// deleted, and go on serving the others. Delete always succeeds for a held fd, so the
+// number can be added again once the process reuses it.
+//
+// Inside one batch the caller owns the rule: if handling events[i] closes or
+// re-registers fd X, a later events[j] for X in the same batch may be stale, and may
+// even concern a new file that reused the number. The usual fix is a per-batch set of
+// fds closed while handling it, checked before each event:
+//
+//	closed := closedThisBatch[:0]
+//	for _, ev := range events[:n] {
+//		if slices.Contains(closed, ev.Fd) {
+//			continue
+//		}
+//		if done := handle(ev); done {
+//			p.Delete(ev.Fd)
+//			unix.Close(ev.Fd)
+//			closed = append(closed, ev.Fd)
+//		}
+//	}
+//
+// With at most one event per fd per Wait (the poller guarantees it), this matters only
+// when handling one fd closes another.
+//
+// # Concurrency
+//
+// Add, Modify, Delete, Wake and Close are safe from any goroutine, also while another
+// goroutine is blocked in Wait, and a change takes effect in that blocked Wait. One Wait
+// runs at a time: a second concurrent Wait returns ErrBusy. For more cores, open one
+// Poller per core, each with its own fds (for servers, an SO_REUSEPORT listener each).
+//
+// Wake makes a blocked Wait return, or else the next one, possibly with n == 0. Wakes
+// coalesce and a Wake while one is pending costs no syscall. Close wakes a blocked Wait,
+// which returns ErrClosed, as does every later call.
+//
+// # Timeouts
+//
+// Wait's timeout is negative for no limit, zero to poll, and otherwise rounded up to the
+// backend's resolution, never down: nanoseconds on epoll with epoll_pwait2 (Linux 5.11),
+// else milliseconds; nanoseconds on kqueue and on poll under Linux (ppoll), else
+// milliseconds; microseconds on select. EINTR is retried with the time that remains.
+//
+// # Backends
+//
+//	                   epoll            kqueue                 poll                 select
+//	edge / one-shot    EPOLLET/ONESHOT  EV_CLEAR/EV_DISPATCH   ErrUnsupported/emul. ErrUnsupported/emul.
+//	hangup             EPOLLRDHUP/HUP   EV_EOF                 POLLHUP, POLLRDHUP   not distinguishable
+//	fd limit           none             none                   none                 FdSetSize
+//	cost of Wait       ready fds        ready fds              registered fds       highest fd
+//	wake               eventfd          EVFILT_USER or pipe    pipe                 pipe
+//
+// A half-close (the peer shut down only its writing side) is reported as Hangup to a fd
+// registered for Readable; a writer waiting for room is not woken by it. select reports
+// hangups and errors as plain readiness. Backends lists what this OS has, best first.
+// On other systems (Windows, Plan 9, Solaris, ...) Open and OpenBackend return
+// ErrUnsupported.
+package poller
