@@ -2,6 +2,7 @@ package poller_test
 
 import (
 	"errors"
+	"math"
 	"os"
 	"sync"
 	"testing"
@@ -179,7 +180,7 @@ func testAddExisting(t *testing.T, b poller.Backend) {
 func testNotRegistered(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	for _, fd := range []int{sp[0], -1, 1 << 20, 1 << 40} {
+	for _, fd := range []int{sp[0], -1, 1 << 20, math.MaxInt} {
 		if err := p.Modify(fd, poller.Readable); !errors.Is(err, poller.ErrNotRegistered) {
 			t.Errorf("Modify(%d) unregistered: %v, want ErrNotRegistered", fd, err)
 		}
@@ -200,7 +201,7 @@ func testNotRegistered(t *testing.T, b poller.Backend) {
 
 func testBadFds(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
-	for _, fd := range []int{-1, -1 << 40, 1 << 33} {
+	for _, fd := range []int{-1, math.MinInt, aboveInt32(0) + 3} {
 		if err := p.Add(fd, poller.Readable); !errors.Is(err, unix.EBADF) {
 			t.Errorf("Add(%d): %v, want EBADF", fd, err)
 		}
