@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -201,7 +202,7 @@ func testNotRegistered(t *testing.T, b poller.Backend) {
 
 func testBadFds(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
-	for _, fd := range []int{-1, math.MinInt, aboveInt32(0) + 3} {
+	for _, fd := range []int{-1, math.MinInt, aboveInt32(0)} {
 		if err := p.Add(fd, poller.Readable); !errors.Is(err, unix.EBADF) {
 			t.Errorf("Add(%d): %v, want EBADF", fd, err)
 		}
@@ -723,7 +724,13 @@ func testConnectRefused(t *testing.T, b poller.Backend) {
 	if b == poller.BackendEpoll && f&poller.Errored == 0 {
 		t.Fatalf("refused connect on epoll: %v, want Errored", f)
 	}
-	if soerr, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); unix.Errno(soerr) != unix.ECONNREFUSED {
+	soerr, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if runtime.GOARCH == "mips64" && soerr == 111 {
+		// qemu-user passes SO_ERROR through untranslated: 111 is the host's ECONNREFUSED,
+		// MIPS numbers it 146. Real MIPS kernels return 146.
+		soerr = int(unix.ECONNREFUSED)
+	}
+	if unix.Errno(soerr) != unix.ECONNREFUSED {
 		t.Fatalf("SO_ERROR = %v, want ECONNREFUSED", unix.Errno(soerr))
 	}
 }
@@ -876,7 +883,17 @@ func testDeleteThenSilent(t *testing.T, b poller.Backend) {
 
 func testBusy(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
-	ch := blockedWait(p, -1)
+	ch := make(chan error, 1)
+	go func() {
+		for {
+			// This Wait may itself lose the race for the poller to one of the probes below.
+			_, err := p.Wait(make([]poller.Event, 1), -1)
+			if !errors.Is(err, poller.ErrBusy) {
+				ch <- err
+				return
+			}
+		}
+	}()
 	// Poll until the first Wait holds the poller: a second one must then get ErrBusy.
 	deadline := time.Now().Add(slack)
 	var err error
@@ -890,8 +907,8 @@ func testBusy(t *testing.T, b poller.Backend) {
 		t.Fatalf("concurrent Wait: %v, want ErrBusy", err)
 	}
 	p.Wake()
-	if r := <-ch; r.err != nil {
-		t.Fatal(r.err)
+	if err := <-ch; err != nil {
+		t.Fatal(err)
 	}
 	if _, err := p.Wait(make([]poller.Event, 1), 0); err != nil {
 		t.Fatalf("Wait after the other returned: %v", err)
