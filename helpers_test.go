@@ -1,7 +1,6 @@
 package poller_test
 
 import (
-	"errors"
 	"os"
 	"testing"
 	"time"
@@ -183,8 +182,6 @@ func expectSilent(t testing.TB, p *poller.Poller, fd int, d time.Duration) {
 // hasHangup reports whether backend b can tell a hangup from plain readiness.
 func hasHangup(b poller.Backend) bool { return b != poller.BackendSelect }
 
-func isErr(err, target error) bool { return errors.Is(err, target) }
-
 // openFds counts this process's open descriptors.
 func openFds(t testing.TB) int {
 	t.Helper()
@@ -222,3 +219,27 @@ func newSocket(t testing.TB) int {
 	nonblock(t, fd)
 	return fd
 }
+
+// raiseNofile lifts RLIMIT_NOFILE to at least n for the test, or skips with the reason.
+func raiseNofile(t *testing.T, n uint64) {
+	t.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatalf("getrlimit: %v", err)
+	}
+	if uint64(lim.Cur) >= n {
+		return
+	}
+	raised := lim
+	setRlim(&raised.Cur, n)
+	if uint64(raised.Max) < n {
+		setRlim(&raised.Max, n) // allowed as root
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &raised); err != nil {
+		t.Skipf("cannot raise RLIMIT_NOFILE from %d/%d to %d: %v", lim.Cur, lim.Max, n, err)
+	}
+	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) })
+}
+
+// setRlim stores v in an Rlimit field, which is uint64 on Linux and int64 on some BSDs.
+func setRlim[T int64 | uint64](field *T, v uint64) { *field = T(v) }

@@ -272,14 +272,7 @@ func reuseNumber(t *testing.T, num int) (fd, peer int) {
 // dupAbove duplicates fd onto a number >= min, raising RLIMIT_NOFILE if it must.
 func dupAbove(t *testing.T, fd, min int) int {
 	t.Helper()
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < uint64(min)+16 && lim.Max >= uint64(min)+16 {
-		raised := lim
-		raised.Cur = uint64(min) + 16
-		if unix.Setrlimit(unix.RLIMIT_NOFILE, &raised) == nil {
-			t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) })
-		}
-	}
+	raiseNofile(t, uint64(min)+16)
 	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, min)
 	if err != nil {
 		t.Fatalf("F_DUPFD to %d or above: %v (RLIMIT_NOFILE too low?)", min, err)

@@ -14,27 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// raiseNofile lifts RLIMIT_NOFILE to at least n for the test, or skips with the reason.
-func raiseNofile(t *testing.T, n uint64) {
-	t.Helper()
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatalf("getrlimit: %v", err)
-	}
-	if lim.Cur >= n {
-		return
-	}
-	raised := lim
-	raised.Cur = n
-	if raised.Max < n {
-		raised.Max = n // works as root
-	}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &raised); err != nil {
-		t.Skipf("cannot raise RLIMIT_NOFILE from %d/%d to %d: %v", lim.Cur, lim.Max, n, err)
-	}
-	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) })
-}
-
 // TestManyFds registers 10,000 fds, makes 100 of them ready, and expects Wait to report
 // exactly those. select stops at FdSetSize and is left out.
 func TestManyFds(t *testing.T) {
