@@ -93,9 +93,15 @@ func Select(nfd int, r, w, e *FdSet, timeout time.Duration) (int, error) {
 		if err != unix.EINTR {
 			return 0, os.NewSyscallError("select", err)
 		}
-		// POSIX leaves the sets unmodified when select fails, so they can be passed again.
+		// POSIX leaves the sets unmodified when select fails, so they can be passed again;
+		// but a timeout must empty them, as select(2) itself would.
 		if timeout > 0 {
 			if timeout = time.Until(deadline); timeout <= 0 {
+				for _, s := range [...]*FdSet{r, w, e} {
+					if s != nil {
+						s.Zero()
+					}
+				}
 				return 0, nil
 			}
 		}

@@ -334,3 +334,42 @@ func aboveInt32(fd int) int {
 	}
 	return int(uint64(fd) + 1<<32)
 }
+
+// TestSelectSignalStorm: Select retries EINTR, and a timeout reached after a retry still
+// empties the sets, as select(2) does: no fd may look ready when n == 0.
+func TestSelectSignalStorm(t *testing.T) {
+	pp := pipePair(t) // never readable
+	ready := make(chan func(unix.Signal) error)
+	done := make(chan error, 1)
+	go func() {
+		signal, unlock := waiterThread()
+		defer unlock()
+		ready <- signal
+		for i := 0; i < 2000; i++ {
+			var r poller.FdSet
+			r.Set(pp[0])
+			n, err := poller.Select(pp[0]+1, &r, nil, nil, 50*time.Microsecond)
+			if err != nil {
+				done <- err
+				return
+			}
+			if n == 0 && r.IsSet(pp[0]) {
+				done <- errors.New("Select timed out but left the idle fd in the read set")
+				return
+			}
+		}
+		done <- nil
+	}()
+	signal := <-ready
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		default:
+			signal(unix.SIGURG)
+		}
+	}
+}
