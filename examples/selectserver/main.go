@@ -1,0 +1,324 @@
+// Selectserver is a multi-client echo server written directly on select(2), through
+// poller.FdSet and poller.Select: the select loop of the source texts, with no Poller.
+//
+// select takes sets of fds and gives back, in the same sets, the ones that are ready, so
+// the loop keeps the sets it wants (the Python code's list of sockets) and hands select a
+// copy each time. A connection is in the read set while it has nothing to send back, and
+// in the write set while it has.
+//
+// It also shows select's limit: an fd_set has room for fds 0 to poller.FdSetSize-1 (1024
+// on most systems), whatever RLIMIT_NOFILE allows. When accept returns a larger fd,
+// FdSet.Set says poller.ErrFdTooLarge; the server tells the client and the log so, and
+// closes that connection. (The Poller's poll, epoll and kqueue backends have no such
+// limit: see the echo example.)
+//
+// Ctrl-C stops it cleanly. Without a Poller there is no Wake: the signal goroutine writes
+// a byte to a pipe whose read end is in the read set (the self-pipe trick, which is also
+// how the Poller's select backend wakes).
+//
+//	go run ./examples/selectserver         # listens on 127.0.0.1:7009
+//	nc 127.0.0.1 7009
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/rawpoll/poller"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:7009", "address to listen on")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("selectserver: ")
+	// Catch Ctrl-C from the start: one that comes during the setup is kept in sig, and
+	// the goroutine started below serves it as soon as there is something to stop.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+
+	s, err := newServer(*addr, log.Default())
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("listening on %s with select(2), for fds below %d (Ctrl-C stops)", s.addr, poller.FdSetSize)
+	go func() {
+		<-sig
+		signal.Stop(sig)
+		s.Stop()
+	}()
+	if err := s.serve(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type server struct {
+	lfd          int
+	addr         string
+	wakeR, wakeW int // the self-pipe: Stop writes to wakeW, and select sees wakeR readable
+	// readSet and writeSet are the fds the loop wants select to watch.
+	readSet, writeSet poller.FdSet
+	conns             map[int][]byte // accepted fds and the echo bytes each still has to send
+	buf               []byte
+	log               *log.Logger
+	stop              atomic.Bool
+	// pipeMu keeps Stop from writing to wakeW once close has released it (the number
+	// could name another file by then).
+	pipeMu     sync.Mutex
+	pipeClosed bool
+}
+
+func newServer(addr string, logger *log.Logger) (*server, error) {
+	s := &server{conns: make(map[int][]byte), buf: make([]byte, 64<<10), log: logger}
+	var err error
+	if s.lfd, s.addr, err = listen(addr); err != nil {
+		return nil, err
+	}
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err != nil {
+		syscall.Close(s.lfd)
+		return nil, os.NewSyscallError("pipe", err)
+	}
+	s.wakeR, s.wakeW = p[0], p[1]
+	for _, fd := range []int{s.lfd, s.wakeR, s.wakeW} {
+		syscall.CloseOnExec(fd)
+		syscall.SetNonblock(fd, true)
+	}
+	// Even these may be too large for an fd_set, in a process with many files open.
+	if err := s.readSet.Set(s.lfd); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.readSet.Set(s.wakeR); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop makes serve return soon; it is safe from any goroutine.
+func (s *server) Stop() {
+	s.stop.Store(true)
+	s.pipeMu.Lock()
+	defer s.pipeMu.Unlock()
+	if !s.pipeClosed {
+		syscall.Write(s.wakeW, []byte{0}) // EAGAIN: the pipe is full, so already readable
+	}
+}
+
+func (s *server) serve() error {
+	defer func() {
+		s.log.Printf("stopping: closing %d connections", len(s.conns))
+		s.close()
+	}()
+	for !s.stop.Load() {
+		r, w := s.readSet, s.writeSet // select writes its answer into the copies
+		maxFd := max(s.lfd, s.wakeR)
+		for fd := range s.conns {
+			maxFd = max(maxFd, fd)
+		}
+		if _, err := poller.Select(maxFd+1, &r, &w, nil, -1); err != nil {
+			return err
+		}
+		if r.IsSet(s.wakeR) {
+			read(s.wakeR, s.buf) // drain; the loop condition sees the stop flag
+		}
+		if r.IsSet(s.lfd) {
+			s.accept()
+		}
+		for fd := range s.conns { // deleting entries while ranging is fine in Go
+			if w.IsSet(fd) {
+				s.flush(fd)
+			} else if r.IsSet(fd) {
+				s.echo(fd)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *server) accept() {
+	for {
+		fd, sa, err := syscall.Accept(s.lfd)
+		switch {
+		case err == syscall.EAGAIN:
+			return
+		case err == syscall.EINTR, err == syscall.ECONNABORTED:
+			continue
+		case err != nil:
+			s.log.Printf("accept: %v", err)
+			return
+		}
+		syscall.CloseOnExec(fd)
+		syscall.SetNonblock(fd, true)
+		if err := s.admit(fd, sockaddrString(sa)); err != nil {
+			s.log.Print(err)
+			write(fd, []byte("server: too many connections for select(2), sorry\n"))
+			syscall.Close(fd)
+			continue
+		}
+		s.log.Printf("fd %d: accepted %s", fd, sockaddrString(sa))
+	}
+}
+
+// admit adds a new connection's fd to the read set, or says clearly why it cannot.
+func (s *server) admit(fd int, peer string) error {
+	if err := s.readSet.Set(fd); err != nil {
+		if errors.Is(err, poller.ErrFdTooLarge) {
+			return fmt.Errorf("refusing %s: its fd %d does not fit in select's fd_set, which holds fds below FdSetSize (%d): %w",
+				peer, fd, poller.FdSetSize, err)
+		}
+		return fmt.Errorf("refusing %s: %w", peer, err)
+	}
+	s.conns[fd] = nil
+	return nil
+}
+
+// echo reads from fd and writes it straight back; what does not fit waits in s.conns[fd],
+// and fd moves from the read set to the write set until it is sent.
+func (s *server) echo(fd int) {
+	n, err := read(fd, s.buf)
+	switch {
+	case err == syscall.EAGAIN:
+		return
+	case err != nil || n == 0: // 0: the client closed
+		s.drop(fd, err)
+		return
+	}
+	w, err := write(fd, s.buf[:n])
+	if err != nil && err != syscall.EAGAIN {
+		s.drop(fd, err)
+		return
+	}
+	if w < n {
+		s.conns[fd] = append(s.conns[fd], s.buf[w:n]...)
+		s.readSet.Clear(fd)
+		s.writeSet.Set(fd) // fd fits: it is in readSet
+	}
+}
+
+func (s *server) flush(fd int) {
+	out := s.conns[fd]
+	w, err := write(fd, out)
+	if err != nil && err != syscall.EAGAIN {
+		s.drop(fd, err)
+		return
+	}
+	s.conns[fd] = out[:copy(out, out[w:])]
+	if len(s.conns[fd]) == 0 {
+		s.writeSet.Clear(fd)
+		s.readSet.Set(fd)
+	}
+}
+
+// drop forgets and closes fd. Closing it at once is safe: nothing else in this round of
+// the loop looks at fd, and an fd the next accept reuses starts with a fresh entry.
+func (s *server) drop(fd int, why error) {
+	s.readSet.Clear(fd)
+	s.writeSet.Clear(fd)
+	delete(s.conns, fd)
+	syscall.Close(fd)
+	if why != nil {
+		s.log.Printf("fd %d: closed: %v", fd, why)
+	} else {
+		s.log.Printf("fd %d: closed by the client", fd)
+	}
+}
+
+func (s *server) close() {
+	for fd := range s.conns {
+		syscall.Close(fd)
+	}
+	syscall.Close(s.lfd)
+	s.pipeMu.Lock()
+	defer s.pipeMu.Unlock()
+	s.pipeClosed = true
+	syscall.Close(s.wakeR)
+	syscall.Close(s.wakeW)
+}
+
+// listen returns a non-blocking, close-on-exec TCP socket listening on addr, and the
+// address it is bound to.
+func listen(addr string) (fd int, bound string, err error) {
+	sa, family, err := parseSockaddr(addr)
+	if err != nil {
+		return -1, "", err
+	}
+	fd, err = syscall.Socket(family, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return -1, "", os.NewSyscallError("socket", err)
+	}
+	syscall.CloseOnExec(fd)
+	err = syscall.SetNonblock(fd, true)
+	if err == nil {
+		err = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+	}
+	if err == nil {
+		err = os.NewSyscallError("bind", syscall.Bind(fd, sa))
+	}
+	if err == nil {
+		err = os.NewSyscallError("listen", syscall.Listen(fd, syscall.SOMAXCONN))
+	}
+	if err == nil {
+		sa, err = syscall.Getsockname(fd)
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return -1, "", fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return fd, sockaddrString(sa), nil
+}
+
+// parseSockaddr resolves "host:port" to a socket address and its family.
+func parseSockaddr(addr string) (syscall.Sockaddr, int, error) {
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
+		sa := &syscall.SockaddrInet4{Port: ta.Port}
+		copy(sa.Addr[:], ip4)
+		return sa, syscall.AF_INET, nil
+	}
+	sa := &syscall.SockaddrInet6{Port: ta.Port}
+	copy(sa.Addr[:], ta.IP)
+	return sa, syscall.AF_INET6, nil
+}
+
+func sockaddrString(sa syscall.Sockaddr) string {
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
+	case *syscall.SockaddrInet6:
+		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
+	}
+	return "?"
+}
+
+// read and write retry EINTR and never return a negative count.
+func read(fd int, b []byte) (int, error) {
+	for {
+		n, err := syscall.Read(fd, b)
+		if err != syscall.EINTR {
+			return max(n, 0), err
+		}
+	}
+}
+
+func write(fd int, b []byte) (int, error) {
+	for {
+		n, err := syscall.Write(fd, b)
+		if err != syscall.EINTR {
+			return max(n, 0), err
+		}
+	}
+}
