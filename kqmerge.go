@@ -1,0 +1,192 @@
+package poller
+
+// The kqueue backend's bookkeeping that never touches the kernel: its registration table,
+// the translation of a returned kevent to Flags, and the merging of an fd's read and write
+// filters into one Event per Wait. It is written over plain Go types, not unix.Kevent_t
+// (whose field types differ per BSD and which Linux lacks), so that it builds and is tested
+// on every OS.
+
+// kqFilter names the filter a returned kevent came from.
+type kqFilter uint8
+
+const (
+	kqOther kqFilter = iota // a filter the backend never registers for an fd
+	kqRead                  // EVFILT_READ
+	kqWrite                 // EVFILT_WRITE
+)
+
+// kqKevent is what readiness depends on in one kevent returned by the kernel.
+type kqKevent struct {
+	fd     int
+	filter kqFilter
+	eof    bool   // EV_EOF
+	failed bool   // EV_ERROR: data holds an errno, 0 for a mere receipt
+	fflags uint32 // with EV_EOF on a socket: its pending error (so_error), if any
+	data   int64
+}
+
+// readiness translates ev to readiness bits, before the interest bits that the package's
+// readiness function adds for Hangup and Errored.
+func (ev kqKevent) readiness() Flags {
+	if ev.failed {
+		if ev.data == 0 {
+			return 0
+		}
+		return Errored
+	}
+	var r Flags
+	switch ev.filter {
+	case kqRead:
+		r = Readable
+	case kqWrite:
+		r = Writable
+	default:
+		return 0
+	}
+	// kqueue(2): a socket whose read or write direction has shut down sets EV_EOF and
+	// returns the socket error, if any, in fflags (a refused connect: ECONNREFUSED).
+	if ev.eof {
+		r |= Hangup
+		if ev.fflags != 0 {
+			r |= Errored
+		}
+	}
+	return r
+}
+
+// kqBufLen is how many kevents one kernel wait may return for room free Events: an fd has
+// at most two filters, so room fds fit whole and merge; more distinct fds than room go to
+// the pending queue.
+func kqBufLen(room int) int { return 2 * room }
+
+// kqReg is one registration; gen 0 marks a free slot.
+type kqReg struct {
+	gen   uint32 // renewed by each Add and Modify: queued results of older ones are dropped
+	flags Flags
+	armed bool // false once a one-shot fd was reported, until Modify
+	// batch and slot say where fd's Event is in the batch of the Wait numbered batch:
+	// events[slot], or the pending queue at -1-slot. They survive Delete and Modify, so an
+	// fd changed during a Wait still gets one Event in it.
+	slot  int32
+	batch uint64
+}
+
+// kqPending is a result the kernel returned that did not fit in the caller's events. Kept,
+// not dropped: the kernel does not repeat EV_CLEAR and EV_DISPATCH events, and a dropped
+// level-triggered result could starve an fd whose place in the kernel's queue keeps
+// falling past the end of events.
+type kqPending struct {
+	fd    int
+	gen   uint32
+	ready Flags
+}
+
+// kqTable is the kqueue backend's registration table, with the state of the batch that
+// one Wait builds. regs is guarded by the Poller's mutex; batch, pending and head belong
+// to the one Wait in progress.
+type kqTable struct {
+	regs    []kqReg // indexed by fd
+	lastGen uint32
+
+	batch   uint64
+	pending []kqPending // served from head, first at the next Wait
+	head    int
+}
+
+// lookup returns fd's registration, or nil if the table does not hold fd.
+func (t *kqTable) lookup(fd int) *kqReg {
+	if fd < 0 || fd >= len(t.regs) || t.regs[fd].gen == 0 {
+		return nil
+	}
+	return &t.regs[fd]
+}
+
+// set registers fd with flags, armed, under a new generation. Call it only after the
+// kernel accepted fd, so that a bogus huge fd never grows the table.
+func (t *kqTable) set(fd int, flags Flags) {
+	if fd >= len(t.regs) {
+		t.regs = append(t.regs, make([]kqReg, fd+1-len(t.regs)+len(t.regs)/2)...)
+	}
+	t.lastGen++
+	if t.lastGen == 0 {
+		t.lastGen = 1
+	}
+	reg := &t.regs[fd]
+	reg.gen, reg.flags, reg.armed = t.lastGen, flags, true
+}
+
+// remove forgets fd, which the table holds.
+func (t *kqTable) remove(fd int) {
+	reg := &t.regs[fd]
+	reg.gen, reg.flags, reg.armed = 0, 0, false
+}
+
+// begin starts the batch of one Wait.
+func (t *kqTable) begin() { t.batch++ }
+
+// queued reports whether results wait in the pending queue.
+func (t *kqTable) queued() bool { return t.head < len(t.pending) }
+
+// serve moves queued results into events, oldest first, dropping those whose registration
+// was deleted or modified since (Modify makes the kernel evaluate the fd afresh), and
+// returns how many it placed.
+func (t *kqTable) serve(events []Event) int {
+	n := 0
+	for t.head < len(t.pending) && n < len(events) {
+		p := t.pending[t.head]
+		t.head++
+		reg := t.lookup(p.fd)
+		if reg == nil || reg.gen != p.gen {
+			continue
+		}
+		reg.batch, reg.slot = t.batch, int32(n)
+		events[n] = Event{Fd: p.fd, Flags: readiness(p.ready, reg.flags)}
+		n++
+	}
+	if t.head == len(t.pending) {
+		t.pending, t.head = t.pending[:0], 0
+	}
+	return n
+}
+
+// collect merges one kernel result into the batch, whose first n Events are in events,
+// and returns the new n. A second filter of an fd already in the batch joins its Event;
+// a new fd takes the next slot, or the pending queue once events is full. Results for
+// fds the table does not hold, for interest the fd no longer has, or for a one-shot fd
+// already reported are dropped.
+func (t *kqTable) collect(events []Event, n int, ev kqKevent) int {
+	reg := t.lookup(ev.fd)
+	if reg == nil {
+		return n
+	}
+	ready := ev.readiness() & (reg.flags&interestMask | Hangup | Errored)
+	if ready == 0 {
+		return n
+	}
+	if reg.batch == t.batch {
+		if s := int(reg.slot); s >= 0 {
+			if s < n && events[s].Fd == ev.fd {
+				events[s].Flags = readiness(events[s].Flags|ready, reg.flags)
+				return n
+			}
+		} else if q := -1 - s; q >= t.head && q < len(t.pending) && t.pending[q].fd == ev.fd {
+			t.pending[q].ready |= ready
+			return n
+		}
+	}
+	if !reg.armed {
+		return n
+	}
+	if reg.flags&OneShot != 0 {
+		reg.armed = false
+	}
+	reg.batch = t.batch
+	if n < len(events) {
+		reg.slot = int32(n)
+		events[n] = Event{Fd: ev.fd, Flags: readiness(ready, reg.flags)}
+		return n + 1
+	}
+	reg.slot = int32(-1 - len(t.pending))
+	t.pending = append(t.pending, kqPending{fd: ev.fd, gen: reg.gen, ready: ready})
+	return n
+}
