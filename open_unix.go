@@ -29,6 +29,14 @@ func openBackend(b Backend, mu *sync.Mutex) (backend, Flags, error) {
 	return nil, 0, ErrUnsupported
 }
 
+// errNoEvents is returned by Wait for an empty events slice; it is built once because
+// a caller may hit it in a loop.
+var errNoEvents error = os.NewSyscallError("wait", unix.EINVAL)
+
+func errBadFd(op string) error { return os.NewSyscallError(op, unix.EBADF) }
+
+func isEINTR(err error) bool { return err == unix.EINTR }
+
 // checkFd returns an error wrapping unix.EBADF if fd is not an open descriptor. poll and
 // select learn of a bad fd only at the next wait; Add and Modify check at once instead,
 // as epoll_ctl and kevent do.

@@ -2,13 +2,10 @@ package poller
 
 import (
 	"math"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"syscall"
 )
 
 // Flags says what a caller is interested in (Add, Modify) and what is ready (Event).
@@ -123,7 +120,7 @@ type backend interface {
 	delete(fd int) error
 	// wait makes one kernel wait of at most timeout (negative: no limit, zero: a poll),
 	// drains the wake descriptor if it fired, and fills events. It may return 0 early,
-	// with or without syscall.EINTR: Poller decides whether to wait again.
+	// with or without EINTR: Poller decides whether to wait again.
 	wait(events []Event, timeout time.Duration) (int, error)
 	// wake makes the wake descriptor ready.
 	wake() error
@@ -187,7 +184,7 @@ func (p *Poller) Add(fd int, flags Flags) error {
 	}
 	if fd < 0 || fd > math.MaxInt32 {
 		// No descriptor is that large, and the kernel would truncate it to a C int.
-		return os.NewSyscallError("add", syscall.EBADF)
+		return errBadFd("add")
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -239,10 +236,6 @@ func (p *Poller) checkFlags(flags Flags) error {
 	return nil
 }
 
-// errNoEvents is returned by Wait for an empty events slice; it is built once because
-// a caller may hit it in a loop.
-var errNoEvents error = os.NewSyscallError("wait", syscall.EINVAL)
-
 // Wait blocks until at least one registered fd is ready, Wake or Close is called, or the
 // timeout passes, and fills events[:n] with at most one Event per ready fd.
 //
@@ -250,7 +243,7 @@ var errNoEvents error = os.NewSyscallError("wait", syscall.EINVAL)
 // rounded up to the backend's resolution. Wait retries EINTR itself. It returns n == 0 when
 // the timeout passed or Wake was called, and ErrClosed once p is closed. Only one Wait may
 // run at a time; a second one gives ErrBusy. An empty events gives an error wrapping
-// syscall.EINVAL. Wait allocates nothing once events is no longer than on earlier calls.
+// unix.EINVAL. Wait allocates nothing once events is no longer than on earlier calls.
 func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 	if len(events) == 0 {
 		return 0, errNoEvents
@@ -274,7 +267,7 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 		if p.closed.Load() {
 			return 0, ErrClosed
 		}
-		if err != nil && err != syscall.EINTR {
+		if err != nil && !isEINTR(err) {
 			return 0, err
 		}
 		// A pending Wake is served by this return whether or not the kernel saw its write.

@@ -35,6 +35,13 @@ func Select(nfd int, r, w, e *FdSet, timeout time.Duration) (int, error) {
 
 func osBackends() []Backend { return nil }
 
+// Without a backend, no fd can be added and Wait never gets past the closed check.
+var errNoEvents = ErrUnsupported
+
+func errBadFd(op string) error { return ErrUnsupported }
+
+func isEINTR(err error) bool { return false }
+
 func openBackend(b Backend, mu *sync.Mutex) (backend, Flags, error) {
 	return nil, 0, ErrUnsupported
 }
