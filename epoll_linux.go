@@ -122,20 +122,42 @@ func (e *epollBackend) wait(events []Event, timeout time.Duration) (int, error) 
 	if len(e.buf) < len(events) {
 		e.buf = make([]unix.EpollEvent, len(events))
 	}
-	buf := e.buf[:len(events)]
-	n, err := epollWait(e.epfd, buf, timeout, e.pwait2)
-	if err != nil {
-		if err == unix.EINTR {
-			return 0, err
-		}
-		return 0, os.NewSyscallError("epoll_wait", err)
-	}
 	k := 0
+	// Events wait drops (the wake eventfd, a dead registration's) take the caller's
+	// room in the kernel's answer: ask again, without blocking, for the room they took,
+	// a bounded number of times, since a dead level-triggered entry comes back each time.
+	for round := 0; round < 4; round++ {
+		room := e.buf[:len(events)-k]
+		n, err := epollWait(e.epfd, room, timeout, e.pwait2)
+		if err != nil {
+			if k > 0 {
+				return k, nil
+			}
+			if err == unix.EINTR {
+				return 0, err
+			}
+			return 0, os.NewSyscallError("epoll_wait", err)
+		}
+		var dropped int
+		k, dropped = e.collect(events, k, room[:n])
+		if dropped == 0 || n < len(room) || k == len(events) {
+			break
+		}
+		timeout = 0
+	}
+	return k, nil
+}
+
+// collect translates the kernel's events into events[k:] and returns the new count and
+// how many it dropped.
+func (e *epollBackend) collect(events []Event, k int, got []unix.EpollEvent) (int, int) {
+	dropped := 0
 	locked := false
-	for i := range buf[:n] {
-		ev := &buf[i]
+	for i := range got {
+		ev := &got[i]
 		if ev.Pad == 0 {
 			unix.Read(e.wakeFd, e.drainBuf[:])
+			dropped++
 			continue
 		}
 		if !locked {
@@ -144,6 +166,7 @@ func (e *epollBackend) wait(events []Event, timeout time.Duration) (int, error) 
 		}
 		fd := int(ev.Fd)
 		if fd >= len(e.regs) || e.regs[fd].gen != ev.Pad {
+			dropped++
 			continue
 		}
 		events[k] = Event{Fd: fd, Flags: epollReadiness(ev.Events, e.regs[fd].flags)}
@@ -152,7 +175,7 @@ func (e *epollBackend) wait(events []Event, timeout time.Duration) (int, error) 
 	if locked {
 		e.mu.Unlock()
 	}
-	return k, nil
+	return k, dropped
 }
 
 func (e *epollBackend) wake() error {

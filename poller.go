@@ -179,6 +179,9 @@ func (p *Poller) Backend() Backend { return p.kind }
 // ErrExists; a negative, closed or unpollable fd gives the kernel's errno wrapped in an
 // *os.SyscallError; on select, an fd >= FdSetSize gives ErrFdTooLarge.
 func (p *Poller) Add(fd int, flags Flags) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
 	if err := p.checkFlags(flags); err != nil {
 		return err
 	}
@@ -197,6 +200,9 @@ func (p *Poller) Add(fd int, flags Flags) error {
 // Modify replaces the interest and mode of a registered fd, and re-arms it if it is
 // one-shot. An fd p does not hold gives ErrNotRegistered.
 func (p *Poller) Modify(fd int, flags Flags) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
 	if err := p.checkFlags(flags); err != nil {
 		return err
 	}
@@ -215,6 +221,9 @@ func (p *Poller) Modify(fd int, flags Flags) error {
 // holds always succeeds, even if the caller closed the fd first, and no Wait that starts
 // after Delete returns reports fd.
 func (p *Poller) Delete(fd int) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
 	if fd < 0 {
 		return ErrNotRegistered
 	}
@@ -245,6 +254,9 @@ func (p *Poller) checkFlags(flags Flags) error {
 // run at a time; a second one gives ErrBusy. An empty events gives an error wrapping
 // unix.EINVAL. Wait allocates nothing once events is no longer than on earlier calls.
 func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
+	if p.closed.Load() {
+		return 0, ErrClosed
+	}
 	if len(events) == 0 {
 		return 0, errNoEvents
 	}

@@ -124,15 +124,22 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.waiting = false
-	switch {
-	case err == unix.EBADF:
+	if err == unix.EBADF {
 		// select fails as a whole for one closed fd: find it, report it Errored from now
-		// on, and leave it out of the sets so that the others go on being served.
+		// on, and select again without it so that the others are served in this Wait too.
 		b.findBad()
+		r, w = b.rset, b.wset
+		r.Set(b.wakeR)
+		_, err = sysSelect(nfd, &r, &w, nil, 0)
+	}
+	switch {
+	case err == unix.EINTR && b.nbad == 0:
+		return 0, err
+	case err == unix.EINTR || err == unix.EBADF:
+		// The closed fds are ready whatever select says: report them now. (EBADF
+		// again: a change raced the second select; the next Wait finds it.)
 		r.Zero()
 		w.Zero()
-	case err == unix.EINTR:
-		return 0, err
 	case err != nil:
 		return 0, os.NewSyscallError("select", err)
 	}
@@ -140,6 +147,9 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 		drainPipe(b.wakeR, b.drainBuf[:])
 	}
 	k, last := 0, 0
+	if b.next >= nfd { // deletes lowered the highest fd since the last scan
+		b.next = 0
+	}
 	for i := 0; i < nfd && k < len(events); i++ {
 		fd := b.next + i
 		if fd >= nfd {
