@@ -345,8 +345,15 @@ func testClosedFdDoesNotWedge(t *testing.T, b poller.Backend) {
 	num := a[0]
 	unix.Close(a[0])
 	a[0] = -1
+	ready := socketPair(t) // ready from the start: reported by the very Wait that finds num closed
+	if err := p.Add(ready[0], poller.Writable); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 3; i++ {
 		got := waitMap(t, p, 16, 20*time.Millisecond)
+		if got[ready[0]] != poller.Writable {
+			t.Fatalf("wait %d: a ready fd reported %v, want Writable", i, got[ready[0]])
+		}
 		switch b {
 		case poller.BackendPoll, poller.BackendSelect:
 			if got[num] != poller.Errored|poller.Readable {
@@ -1115,6 +1122,11 @@ func testAfterClose(t *testing.T, b poller.Backend) {
 		"Close":  p.Close(),
 	}
 	_, calls["Wait"] = p.Wait(make([]poller.Event, 1), 0)
+	// Closed wins over every other complaint about the arguments.
+	calls["Add(-1, Hangup)"] = p.Add(-1, poller.Hangup)
+	calls["Modify(-1, 0)"] = p.Modify(-1, 0)
+	calls["Delete(-1)"] = p.Delete(-1)
+	_, calls["Wait(nil)"] = p.Wait(nil, 0)
 	for name, err := range calls {
 		if !errors.Is(err, poller.ErrClosed) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
