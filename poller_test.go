@@ -342,13 +342,13 @@ func testClosedFdDoesNotWedge(t *testing.T, b poller.Backend) {
 			t.Fatal(err)
 		}
 	}
-	num := a[0]
-	unix.Close(a[0])
-	a[0] = -1
-	ready := socketPair(t) // ready from the start: reported by the very Wait that finds num closed
+	ready := socketPair(t) // ready from the start: reported by the very Wait that finds a[0] closed
 	if err := p.Add(ready[0], poller.Writable); err != nil {
 		t.Fatal(err)
 	}
+	num := a[0]
+	unix.Close(a[0])
+	a[0] = -1
 	for i := 0; i < 3; i++ {
 		got := waitMap(t, p, 16, 20*time.Millisecond)
 		if got[ready[0]] != poller.Writable {
