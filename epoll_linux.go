@@ -187,15 +187,7 @@ func (e *epollBackend) wake() error {
 }
 
 func (e *epollBackend) close() error {
-	err1 := unix.Close(e.wakeFd)
-	err2 := unix.Close(e.epfd)
-	if err1 != nil {
-		return os.NewSyscallError("close", err1)
-	}
-	if err2 != nil {
-		return os.NewSyscallError("close", err2)
-	}
-	return nil
+	return closeFds(e.wakeFd, e.epfd)
 }
 
 func epollEvents(flags Flags) uint32 {

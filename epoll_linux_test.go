@@ -15,9 +15,7 @@ import (
 func TestEpollDeadRegistration(t *testing.T) {
 	p := openPoller(t, poller.BackendEpoll)
 	old := socketPair(t)
-	if err := p.Add(old[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, old[0], poller.Readable)
 	dup, err := unix.Dup(old[0])
 	if err != nil {
 		t.Fatal(err)

@@ -245,3 +245,11 @@ func raiseNofile(t *testing.T, n uint64) {
 
 // setRlim stores v in an Rlimit field, which is uint64 on Linux and int64 on some BSDs.
 func setRlim[T int64 | uint64](field *T, v uint64) { *field = T(v) }
+
+// mustAdd registers fd or fails the test.
+func mustAdd(t testing.TB, p *poller.Poller, fd int, flags poller.Flags) {
+	t.Helper()
+	if err := p.Add(fd, flags); err != nil {
+		t.Fatalf("Add(%d, %v): %v", fd, flags, err)
+	}
+}

@@ -48,13 +48,5 @@ func (w *kqWaker) trigger(kq int) error {
 }
 
 func (w *kqWaker) close() error {
-	err1 := unix.Close(w.r)
-	err2 := unix.Close(w.w)
-	if err1 != nil {
-		return os.NewSyscallError("close", err1)
-	}
-	if err2 != nil {
-		return os.NewSyscallError("close", err2)
-	}
-	return nil
+	return closeFds(w.r, w.w)
 }

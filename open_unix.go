@@ -65,3 +65,14 @@ func writeWake(fd int, one []byte) error {
 	}
 	return nil
 }
+
+// closeFds closes every fd and returns the first failure.
+func closeFds(fds ...int) error {
+	var first error
+	for _, fd := range fds {
+		if err := unix.Close(fd); err != nil && first == nil {
+			first = os.NewSyscallError("close", err)
+		}
+	}
+	return first
+}

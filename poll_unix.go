@@ -160,15 +160,7 @@ func (b *pollBackend) wake() error {
 }
 
 func (b *pollBackend) close() error {
-	err1 := unix.Close(b.wakeR)
-	err2 := unix.Close(b.wakeW)
-	if err1 != nil {
-		return os.NewSyscallError("close", err1)
-	}
-	if err2 != nil {
-		return os.NewSyscallError("close", err2)
-	}
-	return nil
+	return closeFds(b.wakeR, b.wakeW)
 }
 
 // kick wakes a wait blocked in poll(2) so that it polls the changed array; one wakeup

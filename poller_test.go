@@ -137,9 +137,7 @@ func testInvalidFlags(t *testing.T, b poller.Backend) {
 			t.Errorf("Add(%v): %v, want ErrInvalidFlags", f, err)
 		}
 	}
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	for _, f := range bad {
 		if err := p.Modify(sp[0], f); !errors.Is(err, poller.ErrInvalidFlags) {
 			t.Errorf("Modify(%v): %v, want ErrInvalidFlags", f, err)
@@ -166,9 +164,7 @@ func testUnsupportedMode(t *testing.T, b poller.Backend) {
 func testAddExisting(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	if err := p.Add(sp[0], poller.Writable); !errors.Is(err, poller.ErrExists) {
 		t.Fatalf("second Add: %v, want ErrExists", err)
 	}
@@ -191,9 +187,7 @@ func testNotRegistered(t *testing.T, b poller.Backend) {
 			t.Errorf("Delete(%d) unregistered: %v, want ErrNotRegistered", fd, err)
 		}
 	}
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	if err := p.Delete(sp[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -289,9 +283,7 @@ func testNeverClosesWatchedFds(t *testing.T, b poller.Backend) {
 		t.Fatal(err)
 	}
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	p.Close()
 	if _, err := unix.FcntlInt(uintptr(sp[0]), unix.F_GETFD, 0); err != nil {
 		t.Fatalf("Close closed a watched fd: %v", err)
@@ -305,9 +297,7 @@ func testCloseBeforeDelete(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	a, other := socketPair(t), socketPair(t)
 	for _, fd := range []int{a[0], other[0]} {
-		if err := p.Add(fd, poller.Readable); err != nil {
-			t.Fatal(err)
-		}
+		mustAdd(t, p, fd, poller.Readable)
 	}
 	num := a[0]
 	unix.Close(a[0])
@@ -338,14 +328,10 @@ func testClosedFdDoesNotWedge(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	a, other := socketPair(t), socketPair(t)
 	for _, fd := range []int{a[0], other[0]} {
-		if err := p.Add(fd, poller.Readable); err != nil {
-			t.Fatal(err)
-		}
+		mustAdd(t, p, fd, poller.Readable)
 	}
 	ready := socketPair(t) // ready from the start: reported by the very Wait that finds a[0] closed
-	if err := p.Add(ready[0], poller.Writable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, ready[0], poller.Writable)
 	num := a[0]
 	unix.Close(a[0])
 	a[0] = -1
@@ -392,9 +378,7 @@ func testEmptyEvents(t *testing.T, b poller.Backend) {
 func testTimeoutZero(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	start := time.Now()
 	n, err := p.Wait(make([]poller.Event, 4), 0)
 	if err != nil || n != 0 {
@@ -457,9 +441,7 @@ func testTimeoutSubMillisecond(t *testing.T, b poller.Backend) {
 func testTimeoutNegativeBlocks(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	done := make(chan poller.Flags, 1)
 	go func() {
 		events := make([]poller.Event, 4)
@@ -489,9 +471,7 @@ func testTimeoutNegativeBlocks(t *testing.T, b poller.Backend) {
 func testLevelTriggered(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	expectSilent(t, p, sp[0], 0)
 	write(t, sp[1], "hello")
 	for i := 0; i < 3; i++ {
@@ -539,9 +519,7 @@ func testEdgeTriggered(t *testing.T, b poller.Backend) {
 func testOneShot(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable|poller.OneShot); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable|poller.OneShot)
 	write(t, sp[1], "a")
 	if f := waitFd(t, p, sp[0]); f != poller.Readable {
 		t.Fatalf("one-shot report: %v", f)
@@ -574,9 +552,7 @@ func wantHangup(b poller.Backend, interest poller.Flags) poller.Flags {
 func testHangupSocketpair(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	unix.Close(sp[1])
 	sp[1] = -1
 	for i := 0; i < 2; i++ { // level-triggered: repeated
@@ -592,9 +568,7 @@ func testHangupSocketpair(t *testing.T, b poller.Backend) {
 func testHangupPipe(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	pp := pipePair(t)
-	if err := p.Add(pp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, pp[0], poller.Readable)
 	write(t, pp[1], "last")
 	unix.Close(pp[1])
 	pp[1] = -1
@@ -612,9 +586,7 @@ func testHangupPipe(t *testing.T, b poller.Backend) {
 func testHangupTCP(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	tp := tcpPair(t)
-	if err := p.Add(tp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, tp[0], poller.Readable)
 	expectSilent(t, p, tp[0], 10*time.Millisecond)
 	unix.Close(tp[1])
 	tp[1] = -1
@@ -627,9 +599,7 @@ func testHangupTCP(t *testing.T, b poller.Backend) {
 func testHalfClose(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	tp := tcpPair(t)
-	if err := p.Add(tp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, tp[0], poller.Readable)
 	if err := unix.Shutdown(tp[1], unix.SHUT_WR); err != nil {
 		t.Fatal(err)
 	}
@@ -650,9 +620,7 @@ func testHalfClose(t *testing.T, b poller.Backend) {
 func testErroredPipe(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	pp := pipePair(t)
-	if err := p.Add(pp[1], poller.Writable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, pp[1], poller.Writable)
 	unix.Close(pp[0])
 	pp[0] = -1
 	f := waitFd(t, p, pp[1])
@@ -672,9 +640,7 @@ func testErroredPipe(t *testing.T, b poller.Backend) {
 func testListenerReadable(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	lfd, port := tcpListener(t)
-	if err := p.Add(lfd, poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, lfd, poller.Readable)
 	expectSilent(t, p, lfd, 10*time.Millisecond)
 	tcpConnect(t, port)
 	for i := 0; i < 2; i++ { // level-triggered until accepted
@@ -694,9 +660,7 @@ func testConnectSucceeds(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	_, port := tcpListener(t)
 	fd := tcpConnect(t, port)
-	if err := p.Add(fd, poller.Writable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, fd, poller.Writable)
 	if f := waitFd(t, p, fd); f != poller.Writable {
 		t.Fatalf("connected socket: %v, want Writable", f)
 	}
@@ -716,9 +680,7 @@ func testConnectRefused(t *testing.T, b poller.Backend) {
 	sa, _ := unix.Getsockname(lfd)
 	unix.Close(lfd)
 	fd := tcpConnect(t, sa.(*unix.SockaddrInet4).Port)
-	if err := p.Add(fd, poller.Writable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, fd, poller.Writable)
 	f := waitFd(t, p, fd)
 	if f&poller.Writable == 0 {
 		t.Fatalf("refused connect: %v, want Writable", f)
@@ -740,9 +702,7 @@ func testConnectRefused(t *testing.T, b poller.Backend) {
 func testOneEventPerFd(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable|poller.Writable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable|poller.Writable)
 	write(t, sp[1], "x")
 	for _, n := range []int{1, 4} {
 		events := make([]poller.Event, n)
@@ -762,9 +722,7 @@ func testNoStarvation(t *testing.T, b poller.Backend) {
 	want := map[int]bool{}
 	for i := 0; i < ready; i++ {
 		sp := socketPair(t)
-		if err := p.Add(sp[0], poller.Readable); err != nil {
-			t.Fatal(err)
-		}
+		mustAdd(t, p, sp[0], poller.Readable)
 		write(t, sp[1], "x")
 		want[sp[0]] = true
 	}
@@ -816,9 +774,7 @@ func testAddDuringWait(t *testing.T, b poller.Backend) {
 	write(t, sp[1], "x")
 	ch := blockedWait(p, -1)
 	waitBlocked()
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	select {
 	case r := <-ch:
 		if r.err != nil || len(r.events) != 1 || r.events[0].Fd != sp[0] {
@@ -833,9 +789,7 @@ func testAddDuringWait(t *testing.T, b poller.Backend) {
 func testModifyDuringWait(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	ch := blockedWait(p, -1)
 	waitBlocked()
 	if err := p.Modify(sp[0], poller.Writable); err != nil {
@@ -855,9 +809,7 @@ func testModifyDuringWait(t *testing.T, b poller.Backend) {
 func testDeleteDuringWait(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	ch := blockedWait(p, 200*time.Millisecond)
 	waitBlocked()
 	if err := p.Delete(sp[0]); err != nil {
@@ -873,9 +825,7 @@ func testDeleteDuringWait(t *testing.T, b poller.Backend) {
 func testDeleteThenSilent(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	write(t, sp[1], "x")
 	if err := p.Delete(sp[0]); err != nil {
 		t.Fatal(err)
@@ -922,9 +872,7 @@ func testBusy(t *testing.T, b poller.Backend) {
 func testConcurrentChanges(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	stay := socketPair(t)
-	if err := p.Add(stay[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, stay[0], poller.Readable)
 	write(t, stay[1], "x")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -1077,9 +1025,7 @@ func testCloseDuringWait(t *testing.T, b poller.Backend) {
 		t.Fatal(err)
 	}
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	ch := blockedWait(p, -1)
 	waitBlocked()
 	closed := make(chan error, 1)
@@ -1108,9 +1054,7 @@ func testAfterClose(t *testing.T, b poller.Backend) {
 		t.Fatal(err)
 	}
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -1197,9 +1141,7 @@ func testNoFdLeak(t *testing.T, b poller.Backend) {
 func testZeroAllocs(t *testing.T, b poller.Backend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
-	if err := p.Add(sp[0], poller.Readable); err != nil {
-		t.Fatal(err)
-	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	write(t, sp[1], "x")
 	events := make([]poller.Event, 8)
 	p.Wait(events, 0) // let the backend size its buffers

@@ -196,15 +196,7 @@ func (b *selectBackend) wake() error {
 }
 
 func (b *selectBackend) close() error {
-	err1 := unix.Close(b.wakeR)
-	err2 := unix.Close(b.wakeW)
-	if err1 != nil {
-		return os.NewSyscallError("close", err1)
-	}
-	if err2 != nil {
-		return os.NewSyscallError("close", err2)
-	}
-	return nil
+	return closeFds(b.wakeR, b.wakeW)
 }
 
 func (b *selectBackend) arm(fd int, flags Flags) {

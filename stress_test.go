@@ -69,9 +69,7 @@ func TestChurn(t *testing.T) {
 			var stay []int
 			for i := 0; i < 4; i++ {
 				sp := socketPair(t)
-				if err := p.Add(sp[0], poller.Readable); err != nil {
-					t.Fatal(err)
-				}
+				mustAdd(t, p, sp[0], poller.Readable)
 				write(t, sp[1], "x")
 				stay = append(stay, sp[0])
 			}
@@ -242,9 +240,7 @@ func TestBadInput(t *testing.T) {
 				t.Run(row.name, func(t *testing.T) {
 					p := openPoller(t, b)
 					sp, idle := socketPair(t), socketPair(t)
-					if err := p.Add(sp[0], poller.Readable); err != nil {
-						t.Fatal(err)
-					}
+					mustAdd(t, p, sp[0], poller.Readable)
 					f, err := os.CreateTemp(t.TempDir(), "regular")
 					if err != nil {
 						t.Fatal(err)
