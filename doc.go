@@ -46,8 +46,9 @@
 //
 // The poller never closes the fds it watches. Close an fd only after Delete. If that
 // rule is broken: epoll and kqueue drop a closed fd themselves (epoll only once every
-// duplicate of it is closed; until then Wait drops its events, which carry a tag of the
-// dead registration); poll and select report it as Errored on every Wait until it is
+// duplicate of it is closed: until then the kernel goes on reporting the dead entry,
+// golang/go#59545, and Wait drops those events by a tag of the registration, but each
+// still costs a wakeup); poll and select report it as Errored on every Wait until it is
 // deleted, and go on serving the others. Delete always succeeds for a held fd, so the
 // number can be added again once the process reuses it.
 //

@@ -22,6 +22,7 @@ func openNative(mu *sync.Mutex) (backend, error) { return openEpoll(mu) }
 type epollReg struct {
 	gen   int32
 	flags Flags
+	seen  uint32 // the waitSeq of the last wait that reported it
 }
 
 type epollBackend struct {
@@ -32,8 +33,12 @@ type epollBackend struct {
 	lastGen int32
 	regs    []epollReg // indexed by fd; guarded by mu
 
-	buf      []unix.EpollEvent // the kernel's side of events; only wait touches it
-	wakeBuf  [8]byte           // the native-endian uint64 1 that wake writes
+	// Only wait touches these: the kernel's side of events, a count of waits, and the
+	// dead registrations (fd<<32 | tag) the current wait has dropped.
+	buf      []unix.EpollEvent
+	waitSeq  uint32
+	dead     []uint64
+	wakeBuf  [8]byte // the native-endian uint64 1 that wake writes
 	drainBuf [8]byte
 }
 
@@ -122,11 +127,14 @@ func (e *epollBackend) wait(events []Event, timeout time.Duration) (int, error) 
 	if len(e.buf) < len(events) {
 		e.buf = make([]unix.EpollEvent, len(events))
 	}
+	e.waitSeq++
+	e.dead = e.dead[:0]
 	k := 0
-	// Events wait drops (the wake eventfd, a dead registration's) take the caller's
-	// room in the kernel's answer: ask again, without blocking, for the room they took,
-	// a bounded number of times, since a dead level-triggered entry comes back each time.
-	for round := 0; round < 4; round++ {
+	// Events wait drops (the wake eventfd, a dead registration's) take the caller's room
+	// in the kernel's answer: ask again, without blocking, for the room they took. epoll
+	// puts a reported level-triggered entry back at the end of its ready list, so once an
+	// entry comes back a second time the list has gone round: stop there.
+	for {
 		room := e.buf[:len(events)-k]
 		n, err := epollWait(e.epfd, room, timeout, e.pwait2)
 		if err != nil {
@@ -139,19 +147,19 @@ func (e *epollBackend) wait(events []Event, timeout time.Duration) (int, error) 
 			return 0, os.NewSyscallError("epoll_wait", err)
 		}
 		var dropped int
-		k, dropped = e.collect(events, k, room[:n])
-		if dropped == 0 || n < len(room) || k == len(events) {
-			break
+		var again bool
+		k, dropped, again = e.collect(events, k, room[:n])
+		if again || dropped == 0 || n < len(room) || k == len(events) {
+			return k, nil
 		}
 		timeout = 0
 	}
-	return k, nil
 }
 
-// collect translates the kernel's events into events[k:] and returns the new count and
-// how many it dropped.
-func (e *epollBackend) collect(events []Event, k int, got []unix.EpollEvent) (int, int) {
-	dropped := 0
+// collect translates the kernel's events into events[k:]. It returns the new count, how
+// many events it dropped, and whether any entry came back that this wait has seen.
+func (e *epollBackend) collect(events []Event, k int, got []unix.EpollEvent) (int, int, bool) {
+	dropped, again := 0, false
 	locked := false
 	for i := range got {
 		ev := &got[i]
@@ -166,16 +174,28 @@ func (e *epollBackend) collect(events []Event, k int, got []unix.EpollEvent) (in
 		}
 		fd := int(ev.Fd)
 		if fd >= len(e.regs) || e.regs[fd].gen != ev.Pad {
+			// A dead registration's event (golang/go#59545).
 			dropped++
+			key := uint64(fd)<<32 | uint64(uint32(ev.Pad))
+			for _, d := range e.dead {
+				again = again || d == key
+			}
+			e.dead = append(e.dead, key)
 			continue
 		}
-		events[k] = Event{Fd: fd, Flags: epollReadiness(ev.Events, e.regs[fd].flags)}
+		reg := &e.regs[fd]
+		if reg.seen == e.waitSeq {
+			again = true
+			continue
+		}
+		reg.seen = e.waitSeq
+		events[k] = Event{Fd: fd, Flags: epollReadiness(ev.Events, reg.flags)}
 		k++
 	}
 	if locked {
 		e.mu.Unlock()
 	}
-	return k, dropped
+	return k, dropped, again
 }
 
 func (e *epollBackend) wake() error {

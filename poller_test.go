@@ -704,7 +704,10 @@ func testOneEventPerFd(t *testing.T, b poller.Backend) {
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable|poller.Writable)
 	write(t, sp[1], "x")
-	for _, n := range []int{1, 4} {
+	for _, n := range []int{1, 2, 4} {
+		// A pending Wake takes a slot of the kernel's answer on some backends; the
+		// poller's second look for that room must not report the fd again.
+		p.Wake()
 		events := make([]poller.Event, n)
 		k, err := p.Wait(events, slack)
 		if err != nil || k != 1 {

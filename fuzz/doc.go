@@ -22,9 +22,9 @@
 //     descriptors it started with.
 //
 // The model is Linux's (af_unix and epoll wakeup rules), so the tests build on Linux
-// only. Known disagreements with DESIGN.md are listed as bug* constants at the top of
-// model_test.go: while one is set, the model expects what the implementation does for
-// that construct only. Set it to false to check a fix.
+// only. It states DESIGN.md exactly, with no allowance for known bugs: a closed Poller
+// gives ErrClosed before it looks at any argument, and a Wait reports every ready fd, or
+// as many as its events slice holds; only the Wait right after a Wake may return fewer.
 //
 // The checked-in corpus in testdata/fuzz runs with the ordinary tests:
 //
@@ -36,5 +36,6 @@
 //	go test ./fuzz/ -run '^$' -fuzz '^FuzzOps$' -fuzztime 30s
 //
 // A failing input is written to testdata/fuzz/FuzzXxx/ and from then on runs as a plain
-// test; keep it there, under a name that says what it shows, once the bug is fixed.
+// test; once the implementation is fixed, keep it there, under a name that says what it
+// shows, as a regression input (the corpus holds those of earlier findings).
 package fuzz

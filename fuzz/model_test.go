@@ -23,41 +23,6 @@ const (
 	modes    = poller.EdgeTriggered | poller.OneShot
 )
 
-// Known disagreements between the implementation and DESIGN.md, reported to the lead
-// with a reproduction. While one is true, the model predicts what the implementation
-// does for that one construct instead of what the contract says, so that the corpus
-// passes; set it to false to check a fix.
-const (
-	// bugClosedArgsFirst: DESIGN.md says Close "makes every later call return
-	// ErrClosed", but Add and Modify check their flags first (ErrInvalidFlags,
-	// ErrUnsupported), Add an fd < 0 or > MaxInt32 (EBADF), Modify and Delete an fd < 0
-	// (ErrNotRegistered), and Wait an empty events slice (EINVAL).
-	bugClosedArgsFirst = false
-	// bugSelectBadFdWait: on select, the Wait that first finds a registered fd closed
-	// (select fails with EBADF) reports the closed fds only, and none of the other ready
-	// fds, although "an fd is reported on every Wait while its condition holds".
-	bugSelectBadFdWait = false
-	// bugEpollLostSlots: on epoll, the events Wait does not pass on take the caller's
-	// events slots: the wake eventfd and the events of dead registrations (a Delete
-	// after close while a duplicate keeps the file open leaves the kernel's entry, whose
-	// events Wait drops by tag). When the Wait right after a Wake was full, the eventfd
-	// stays readable, and a later Wait with room for every ready fd reports one fewer
-	// (with room for one, none), although only the Wait right after a Wake may return
-	// early; likewise for each dead entry, for as long as its file lives.
-	bugEpollLostSlots = false
-	// bugSelectScanStart: on select, a Wait whose events filled up starts the next scan
-	// after the last fd it reported; a Delete that lowers the highest fd below that start
-	// makes the next Wait scan [start-nfd, start) instead of [0, nfd) and miss the ready
-	// fds below start-nfd (rotate's result is not reduced modulo the new nfd).
-	bugSelectScanStart = false
-	// bugSelectEINTR: on select, a Wait(…, 0) whose only ready fds are closed ones
-	// (reported from the table, left out of the kernel's sets) returns 0 when a signal
-	// (Go's preemption) interrupts its select(2): with nothing ready in the sets, the
-	// kernel gives EINTR, the backend returns before it reports the closed fds, and
-	// Poller does not retry a zero timeout. Rare, so it makes the model allow 0.
-	bugSelectEINTR = false
-)
-
 // flagsErr is the error Add and Modify give for flags on backend b before they look at
 // the fd: interest must be named, Hangup, Errored and unknown bits are refused, and
 // EdgeTriggered exists on epoll (and kqueue) only.
@@ -85,11 +50,9 @@ type sock struct {
 	sendShut bool // SEND_SHUTDOWN: this end shut down writing, or the peer closed
 	err      bool // ECONNRESET pending: the peer closed with data of ours unread
 	// ghost: the slot's number was closed while a duplicate (held by the harness) keeps
-	// the socket open: the peer sees nothing, and epoll keeps the registration.
+	// the socket open: the peer sees nothing, and epoll keeps the registration, also
+	// after Delete (EPOLL_CTL_DEL fails with EBADF, golang/go#59545).
 	ghost bool
-	// stale: epoll still holds an entry for this (file, number) that the poller deleted
-	// (Delete of a ghost: EPOLL_CTL_DEL fails with EBADF, golang/go#59545).
-	stale bool
 }
 
 // numOpen reports whether the slot's number names its socket.
@@ -131,8 +94,6 @@ type reg struct {
 	// pending: epoll has the (edge-triggered) item on its ready list. Set when epoll_ctl
 	// finds the fd ready and when a wakeup that passes the item's event mask arrives.
 	pending bool
-	// bad: select has found the fd closed (see bugSelectBadFdWait).
-	bad bool
 }
 
 // model is one Poller and a pool of socketpairs, by slot: slot i's peer is slot i^1.
@@ -142,14 +103,6 @@ type model struct {
 	regs    map[int]*reg
 	closed  bool // Close was called
 	wake    bool // a Wake no Wait has returned since
-	// wakeFd: epoll's wake eventfd may still be readable (see bugEpollLostSlots): a Wake
-	// wrote it, and no Wait since had room to spare, which would have drained it.
-	wakeFd bool
-	// deleted: a Delete since the last Wait (see bugSelectScanStart).
-	deleted bool
-	// hiddenStale counts the stale epoll entries of sockets the pool replaced (renew):
-	// they live until the end of the input under numbers the pool uses again.
-	hiddenStale int
 }
 
 func newModel(b poller.Backend, slots int) *model {
@@ -239,9 +192,8 @@ func (m *model) readiness(slot int, r *reg) poller.Flags {
 // ready is the set a Wait must report now: slot -> flags.
 func (m *model) ready() map[int]poller.Flags {
 	out := make(map[int]poller.Flags)
-	onlyClosed := bugSelectBadFdWait && m.backend == poller.BackendSelect && m.unfoundClosed()
 	for slot, r := range m.regs {
-		if !r.armed || onlyClosed && m.socks[slot].numOpen() {
+		if !r.armed {
 			continue
 		}
 		f := m.readiness(slot, r)
@@ -256,17 +208,6 @@ func (m *model) ready() map[int]poller.Flags {
 	return out
 }
 
-// unfoundClosed reports whether an armed registration's fd was closed and select has
-// not found it yet.
-func (m *model) unfoundClosed() bool {
-	for slot, r := range m.regs {
-		if r.armed && !r.bad && !m.socks[slot].numOpen() {
-			return true
-		}
-	}
-	return false
-}
-
 // register is what a successful Add or Modify leaves: armed, and queued if ready now
 // (epoll_ctl polls the file and queues a ready item).
 func (m *model) register(slot int, f poller.Flags) {
@@ -277,14 +218,11 @@ func (m *model) register(slot int, f poller.Flags) {
 
 // add is Add(slot's fd, f): the error it must give, with the model updated on success.
 func (m *model) add(slot int, f poller.Flags) error {
-	if m.closed && !bugClosedArgsFirst {
+	if m.closed {
 		return poller.ErrClosed
 	}
 	if err := flagsErr(m.backend, f); err != nil {
 		return err
-	}
-	if m.closed {
-		return poller.ErrClosed
 	}
 	if m.regs[slot] != nil {
 		return poller.ErrExists // even if its file was closed since: Delete frees it
@@ -292,22 +230,16 @@ func (m *model) add(slot int, f poller.Flags) error {
 	if !m.socks[slot].numOpen() {
 		return unix.EBADF
 	}
-	// A stale epoll entry for this same (file, number) is taken over: EPOLL_CTL_ADD gives
-	// EEXIST, and the poller modifies the entry instead.
-	m.socks[slot].stale = false
 	m.register(slot, f)
 	return nil
 }
 
 func (m *model) modify(slot int, f poller.Flags) error {
-	if m.closed && !bugClosedArgsFirst {
+	if m.closed {
 		return poller.ErrClosed
 	}
 	if err := flagsErr(m.backend, f); err != nil {
 		return err
-	}
-	if m.closed {
-		return poller.ErrClosed
 	}
 	if m.regs[slot] == nil {
 		return poller.ErrNotRegistered
@@ -327,28 +259,20 @@ func (m *model) delete(slot int) error {
 		return poller.ErrNotRegistered
 	}
 	delete(m.regs, slot)
-	m.deleted = true
-	if s := &m.socks[slot]; s.ghost && m.backend == poller.BackendEpoll {
-		s.stale = true
-	}
 	return nil
 }
 
 // wildAdd is Add of an fd outside the pool that is not open: negative, huge, or a free
 // number. It lists the errors the contract allows.
 func (m *model) wildAdd(fd int, f poller.Flags) []error {
-	if m.closed && !bugClosedArgsFirst {
+	if m.closed {
 		return []error{poller.ErrClosed}
 	}
 	if err := flagsErr(m.backend, f); err != nil {
 		return []error{err}
 	}
-	huge := fd > math.MaxInt32
-	if m.closed && (fd >= 0 && !huge || !bugClosedArgsFirst) {
-		return []error{poller.ErrClosed}
-	}
 	if m.backend == poller.BackendSelect && fd >= poller.FdSetSize {
-		if huge {
+		if fd > math.MaxInt32 {
 			// Both rules apply: no such descriptor (EBADF) and too large for select.
 			return []error{poller.ErrFdTooLarge, unix.EBADF}
 		}
@@ -358,20 +282,17 @@ func (m *model) wildAdd(fd int, f poller.Flags) []error {
 }
 
 func (m *model) wildModify(fd int, f poller.Flags) error {
-	if m.closed && !bugClosedArgsFirst {
+	if m.closed {
 		return poller.ErrClosed
 	}
 	if err := flagsErr(m.backend, f); err != nil {
 		return err
 	}
-	if m.closed && fd >= 0 {
-		return poller.ErrClosed
-	}
 	return poller.ErrNotRegistered
 }
 
 func (m *model) wildDelete(fd int) error {
-	if m.closed && (fd >= 0 || !bugClosedArgsFirst) {
+	if m.closed {
 		return poller.ErrClosed
 	}
 	return poller.ErrNotRegistered
@@ -381,22 +302,20 @@ func (m *model) wildDelete(fd int) error {
 // readiness, if any.
 func (m *model) waitErr(size int) error {
 	switch {
-	case m.closed && !bugClosedArgsFirst:
+	case m.closed:
 		return poller.ErrClosed
 	case size == 0:
 		return unix.EINVAL
-	case m.closed:
-		return poller.ErrClosed
 	}
 	return nil
 }
 
-// reported updates the model after a Wait that reported slots with room for size
-// events: a reported one-shot fd disarms, a reported edge-triggered one leaves epoll's
-// ready list. An unreported item stays on the list (the Wait was full, or the wake
-// eventfd took the room) unless it is not ready: epoll drops those when it meets them,
-// and every change that can make one ready brings a wakeup that queues it again.
-func (m *model) reported(slots []int, size int) {
+// reported updates the model after a Wait that reported slots: a reported one-shot fd
+// disarms, a reported edge-triggered one leaves epoll's ready list. An unreported item
+// stays on the list (the Wait was full, or returned early after a Wake) unless it is not
+// ready: epoll drops those when it meets them, and every change that can make one ready
+// brings a wakeup that queues it again.
+func (m *model) reported(slots []int) {
 	for _, slot := range slots {
 		r := m.regs[slot]
 		r.pending = false
@@ -405,72 +324,11 @@ func (m *model) reported(slots []int, size int) {
 		}
 	}
 	for slot, r := range m.regs {
-		if r.armed && !m.socks[slot].numOpen() {
-			r.bad = true // on select: select(2) failed with EBADF, and the closed fds were found
-		}
 		if m.readiness(slot, r) == 0 {
 			r.pending = false
 		}
 	}
-	m.wake, m.deleted = false, false
-	// epoll_wait returned at most size events: the ones reported, those of stale
-	// entries, and the eventfd's. With room to spare after the first two, it returned
-	// the eventfd if that was ready, and the Wait drained it.
-	if len(slots)+m.staleEntries() < size {
-		m.wakeFd = false
-	}
-}
-
-// staleEntries counts epoll's entries that the poller deleted and the kernel keeps.
-func (m *model) staleEntries() int {
-	n := m.hiddenStale
-	for i := range m.socks {
-		if m.socks[i].stale {
-			n++
-		}
-	}
-	return n
-}
-
-// lostSlots is how many events slots a Wait may lose to events it does not pass on
-// (see bugEpollLostSlots).
-func (m *model) lostSlots() int {
-	if !bugEpollLostSlots || m.backend != poller.BackendEpoll {
-		return 0
-	}
-	n := m.staleEntries()
-	if m.wakeFd {
-		n++
-	}
-	return n
-}
-
-// onlyClosedReady reports whether want holds only fds whose number is closed, on select
-// (see bugSelectEINTR).
-func (m *model) onlyClosedReady(want map[int]poller.Flags) bool {
-	if m.backend != poller.BackendSelect || len(want) == 0 {
-		return false
-	}
-	for slot := range want {
-		if m.socks[slot].numOpen() {
-			return false
-		}
-	}
-	return true
-}
-
-// minReported is the fewest events a Wait with room for size may report when want is
-// ready and no Wake is pending.
-func (m *model) minReported(size int, want map[int]poller.Flags) int {
-	n := min(size, len(want))
-	n = max(n-m.lostSlots(), 0)
-	if bugSelectEINTR && m.onlyClosedReady(want) {
-		n = 0
-	}
-	if bugSelectScanStart && m.backend == poller.BackendSelect && m.deleted {
-		n = 0
-	}
-	return n
+	m.wake = false
 }
 
 // write is a write of n bytes from slot to its peer; false if the model skips it (the
@@ -532,15 +390,12 @@ func (m *model) closeNum(slot int) { m.socks[slot].ghost = true }
 func (m *model) reopen(slot int) { m.socks[slot].ghost = false }
 
 // renew gives slot and its peer a new socketpair on the same numbers while the old
-// sockets live on, hidden: epoll keeps delivering their events (a stale entry) under
-// numbers that now name other files, and only the registration's tag tells them apart.
+// sockets live on, hidden: epoll keeps delivering the events of a deleted ghost's entry
+// under numbers that now name other files, and only the registration's tag tells them
+// apart. Wait reports none of them, and they take none of its events slots.
 func (m *model) renew(slot int) {
-	for _, i := range [2]int{slot, peer(slot)} {
-		if m.socks[i].stale {
-			m.hiddenStale++
-		}
-		m.socks[i] = sock{open: true}
-	}
+	m.socks[slot] = sock{open: true}
+	m.socks[peer(slot)] = sock{open: true}
 }
 
 // close is the close of slot's last descriptor: the peer sees both directions shut, and
