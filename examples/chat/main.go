@@ -29,14 +29,11 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
-	"os"
-	"os/signal"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/rawpoll/poller"
+	"github.com/rawpoll/poller/examples/internal/sockutil"
 )
 
 func main() {
@@ -46,12 +43,9 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("chat: ")
-	// Catch Ctrl-C from the start: one that comes during the setup is kept in sig, and
-	// the goroutine started below serves it as soon as there is something to stop.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
+	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
 
-	backend, err := parseBackend(*backendName)
+	backend, err := sockutil.ParseBackend(*backendName)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,11 +54,7 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("listening on %s with %s (Ctrl-C stops)", s.addr, s.p.Backend())
-	go func() {
-		<-sig
-		signal.Stop(sig)
-		s.Stop()
-	}()
+	onInterrupt(s.Stop)
 	if err := s.serve(); err != nil {
 		log.Fatal(err)
 	}
@@ -91,11 +81,11 @@ type client struct {
 }
 
 func newServer(addr string, backend poller.Backend, limit int, logger *log.Logger) (*server, error) {
-	p, err := openPoller(backend)
+	p, err := sockutil.OpenPoller(backend)
 	if err != nil {
 		return nil, err
 	}
-	lfd, bound, err := listen(addr)
+	lfd, bound, err := sockutil.Listen(addr)
 	if err != nil {
 		p.Close()
 		return nil, err
@@ -140,27 +130,21 @@ func (s *server) serve() error {
 
 func (s *server) accept() {
 	for {
-		fd, sa, err := syscall.Accept(s.lfd)
+		fd, peer, err := sockutil.Accept(s.lfd)
 		switch {
 		case err == syscall.EAGAIN:
 			return
-		case err == syscall.EINTR, err == syscall.ECONNABORTED:
-			continue
 		case err != nil:
 			s.log.Printf("accept: %v", err)
 			return
 		}
-		syscall.CloseOnExec(fd)
-		if err := syscall.SetNonblock(fd, true); err != nil {
-			syscall.Close(fd)
-			continue
-		}
+		name := sockutil.SockaddrString(peer)
 		if err := s.p.Add(fd, poller.Readable); err != nil {
-			s.log.Printf("%s: %v", sockaddrString(sa), err)
+			s.log.Printf("%s: %v", name, err)
 			syscall.Close(fd)
 			continue
 		}
-		c := &client{fd: fd, name: sockaddrString(sa)}
+		c := &client{fd: fd, name: name}
 		s.clients[fd] = c
 		s.log.Printf("%s joined", c.name)
 		s.send(c, fmt.Sprintf("* welcome, you are %s; %d others here\n", c.name, len(s.clients)-1))
@@ -181,7 +165,7 @@ func (s *server) handle(c *client, ready poller.Flags) {
 	if ready&poller.Readable == 0 {
 		return
 	}
-	n, err := read(c.fd, s.buf)
+	n, err := sockutil.Read(c.fd, s.buf)
 	switch {
 	case err == syscall.EAGAIN:
 		return
@@ -223,7 +207,7 @@ func (s *server) broadcast(from *client, msg string) {
 func (s *server) send(c *client, msg string) {
 	if len(c.out)+len(msg) > s.limit {
 		// Best effort: the notice goes out only if the kernel has room right now.
-		write(c.fd, []byte("\n* you are too slow: disconnected\n"))
+		sockutil.Write(c.fd, []byte("\n* you are too slow: disconnected\n"))
 		s.drop(c, fmt.Sprintf("too slow: more than %d bytes waiting", s.limit))
 		return
 	}
@@ -236,7 +220,7 @@ func (s *server) send(c *client, msg string) {
 // flush writes c's backlog until it is empty or the kernel is full, and keeps c
 // registered Writable exactly while the backlog is not empty.
 func (s *server) flush(c *client) {
-	w, err := write(c.fd, c.out)
+	w, err := sockutil.Write(c.fd, c.out)
 	if err != nil && err != syscall.EAGAIN {
 		s.drop(c, err.Error())
 		return
@@ -276,101 +260,4 @@ func (s *server) shutdown() {
 	s.p.Delete(s.lfd)
 	syscall.Close(s.lfd)
 	s.p.Close()
-}
-
-// parseBackend turns the -backend flag into a poller.Backend; 0 means poller.Open's best.
-func parseBackend(name string) (poller.Backend, error) {
-	if name == "" {
-		return 0, nil
-	}
-	for _, b := range poller.Backends() {
-		if b.String() == name {
-			return b, nil
-		}
-	}
-	return 0, fmt.Errorf("backend %q is not available here; this OS has %v", name, poller.Backends())
-}
-
-func openPoller(b poller.Backend) (*poller.Poller, error) {
-	if b == 0 {
-		return poller.Open()
-	}
-	return poller.OpenBackend(b)
-}
-
-// listen returns a non-blocking, close-on-exec TCP socket listening on addr, and the
-// address it is bound to.
-func listen(addr string) (fd int, bound string, err error) {
-	sa, family, err := parseSockaddr(addr)
-	if err != nil {
-		return -1, "", err
-	}
-	fd, err = syscall.Socket(family, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		return -1, "", os.NewSyscallError("socket", err)
-	}
-	syscall.CloseOnExec(fd)
-	err = syscall.SetNonblock(fd, true)
-	if err == nil {
-		err = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-	}
-	if err == nil {
-		err = os.NewSyscallError("bind", syscall.Bind(fd, sa))
-	}
-	if err == nil {
-		err = os.NewSyscallError("listen", syscall.Listen(fd, syscall.SOMAXCONN))
-	}
-	if err == nil {
-		sa, err = syscall.Getsockname(fd)
-	}
-	if err != nil {
-		syscall.Close(fd)
-		return -1, "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return fd, sockaddrString(sa), nil
-}
-
-// parseSockaddr resolves "host:port" to a socket address and its family.
-func parseSockaddr(addr string) (syscall.Sockaddr, int, error) {
-	ta, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, 0, err
-	}
-	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
-		sa := &syscall.SockaddrInet4{Port: ta.Port}
-		copy(sa.Addr[:], ip4)
-		return sa, syscall.AF_INET, nil
-	}
-	sa := &syscall.SockaddrInet6{Port: ta.Port}
-	copy(sa.Addr[:], ta.IP)
-	return sa, syscall.AF_INET6, nil
-}
-
-func sockaddrString(sa syscall.Sockaddr) string {
-	switch sa := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
-	case *syscall.SockaddrInet6:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
-	}
-	return "?"
-}
-
-// read and write retry EINTR and never return a negative count.
-func read(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Read(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
-	}
-}
-
-func write(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Write(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
-	}
 }

@@ -29,14 +29,13 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"os"
-	"os/signal"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/rawpoll/poller"
+	"github.com/rawpoll/poller/examples/internal/sockutil"
 )
 
 func main() {
@@ -48,12 +47,9 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("connect: ")
-	// Catch Ctrl-C from the start: one that comes during the setup is kept in sig, and
-	// the goroutine started below serves it as soon as there is something to stop.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
+	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
 
-	backend, err := parseBackend(*backendName)
+	backend, err := sockutil.ParseBackend(*backendName)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -61,11 +57,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	go func() {
-		<-sig
-		signal.Stop(sig)
-		c.Stop()
-	}()
+	onInterrupt(c.Stop)
 	if err := c.run(*addr, []byte(*request), *tick, *timeout, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
@@ -81,7 +73,7 @@ type client struct {
 }
 
 func newClient(backend poller.Backend) (*client, error) {
-	p, err := openPoller(backend)
+	p, err := sockutil.OpenPoller(backend)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +89,7 @@ func (c *client) Stop() {
 // run connects to addr, sends request, prints the reply to out and closes the poller.
 func (c *client) run(addr string, request []byte, tick, timeout time.Duration, out io.Writer) error {
 	defer c.p.Close()
-	sa, family, err := parseSockaddr(addr)
+	sa, family, err := sockutil.ParseSockaddr(addr)
 	if err != nil {
 		return err
 	}
@@ -148,7 +140,7 @@ func (c *client) run(addr string, request []byte, tick, timeout time.Duration, o
 		}
 		if !connected {
 			// 3. The connection finished: SO_ERROR says how.
-			if err := socketError(fd); err != nil {
+			if err := sockutil.SocketError(fd); err != nil {
 				return fmt.Errorf("connect to %s: %w", addr, err)
 			}
 			connected = true
@@ -156,7 +148,7 @@ func (c *client) run(addr string, request []byte, tick, timeout time.Duration, o
 		if !sent {
 			// 4. Send what the kernel takes; if that is not all, the socket stays
 			// registered Writable and the next event sends more.
-			w, err := write(fd, pending)
+			w, err := sockutil.Write(fd, pending)
 			if err != nil && err != syscall.EAGAIN {
 				return fmt.Errorf("send: %w", err)
 			}
@@ -174,7 +166,7 @@ func (c *client) run(addr string, request []byte, tick, timeout time.Duration, o
 			continue
 		}
 		// 5. Read what there is; a read of 0 is the server's close: the reply is whole.
-		r, err := read(fd, buf)
+		r, err := sockutil.Read(fd, buf)
 		switch {
 		case err == syscall.EAGAIN:
 			continue
@@ -187,72 +179,5 @@ func (c *client) run(addr string, request []byte, tick, timeout time.Duration, o
 		fmt.Fprintf(out, "reply: %q\n", reply)
 		fmt.Fprintf(out, "did %d turns of other work while waiting\n", turns)
 		return nil
-	}
-}
-
-// parseBackend turns the -backend flag into a poller.Backend; 0 means poller.Open's best.
-func parseBackend(name string) (poller.Backend, error) {
-	if name == "" {
-		return 0, nil
-	}
-	for _, b := range poller.Backends() {
-		if b.String() == name {
-			return b, nil
-		}
-	}
-	return 0, fmt.Errorf("backend %q is not available here; this OS has %v", name, poller.Backends())
-}
-
-func openPoller(b poller.Backend) (*poller.Poller, error) {
-	if b == 0 {
-		return poller.Open()
-	}
-	return poller.OpenBackend(b)
-}
-
-// parseSockaddr resolves "host:port" to a socket address and its family.
-func parseSockaddr(addr string) (syscall.Sockaddr, int, error) {
-	ta, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, 0, err
-	}
-	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
-		sa := &syscall.SockaddrInet4{Port: ta.Port}
-		copy(sa.Addr[:], ip4)
-		return sa, syscall.AF_INET, nil
-	}
-	sa := &syscall.SockaddrInet6{Port: ta.Port}
-	copy(sa.Addr[:], ta.IP)
-	return sa, syscall.AF_INET6, nil
-}
-
-// socketError returns the error pending on fd (SO_ERROR), or nil.
-func socketError(fd int) error {
-	errno, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
-	if err != nil {
-		return os.NewSyscallError("getsockopt", err)
-	}
-	if errno != 0 {
-		return syscall.Errno(errno)
-	}
-	return nil
-}
-
-// read and write retry EINTR and never return a negative count.
-func read(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Read(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
-	}
-}
-
-func write(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Write(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
 	}
 }

@@ -33,15 +33,12 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"os"
-	"os/signal"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/rawpoll/poller"
+	"github.com/rawpoll/poller/examples/internal/sockutil"
 )
 
 func main() {
@@ -52,12 +49,9 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("echo: ")
-	// Catch Ctrl-C from the start: one that comes during the setup is kept in sig, and
-	// the goroutine started below serves it as soon as there is something to stop.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
+	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
 
-	backend, err := parseBackend(*backendName)
+	backend, err := sockutil.ParseBackend(*backendName)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -74,12 +68,10 @@ func main() {
 	// Ctrl-C: set the stop flag and Wake the poller, so that the loop returns from Wait,
 	// sees the flag and closes everything. A second Ctrl-C kills the program as usual.
 	var interrupted atomic.Bool
-	go func() {
-		<-sig
-		signal.Stop(sig)
+	onInterrupt(func() {
 		interrupted.Store(true)
 		s.Stop()
-	}()
+	})
 
 	var result chan clientResult
 	if *clients > 0 {
@@ -128,11 +120,11 @@ type conn struct {
 }
 
 func newServer(addr string, backend poller.Backend, logger *log.Logger) (*server, error) {
-	p, err := openPoller(backend)
+	p, err := sockutil.OpenPoller(backend)
 	if err != nil {
 		return nil, err
 	}
-	lfd, bound, err := listen(addr)
+	lfd, bound, err := sockutil.Listen(addr)
 	if err != nil {
 		p.Close()
 		return nil, err
@@ -175,23 +167,15 @@ func (s *server) serve() error {
 
 func (s *server) accept() {
 	for {
-		fd, sa, err := syscall.Accept(s.lfd)
+		fd, peer, err := sockutil.Accept(s.lfd)
 		switch {
 		case err == syscall.EAGAIN:
 			return // no connection waits any more: back to Wait
-		case err == syscall.EINTR, err == syscall.ECONNABORTED:
-			continue // ECONNABORTED: the client gave up while it waited in the queue
 		case err != nil:
 			// EMFILE and the like: the connection stays queued, and level-triggered
 			// Wait reports the listener again.
 			s.log.Printf("accept: %v", err)
 			return
-		}
-		syscall.CloseOnExec(fd)
-		if err := syscall.SetNonblock(fd, true); err != nil {
-			s.log.Printf("fd %d: %v", fd, err)
-			syscall.Close(fd)
-			continue
 		}
 		if err := s.p.Add(fd, poller.Readable); err != nil {
 			s.log.Printf("fd %d: %v", fd, err)
@@ -199,7 +183,7 @@ func (s *server) accept() {
 			continue
 		}
 		s.conns[fd] = &conn{fd: fd}
-		s.log.Printf("fd %d: accepted %s", fd, sockaddrString(sa))
+		s.log.Printf("fd %d: accepted %s", fd, sockutil.SockaddrString(peer))
 	}
 }
 
@@ -212,9 +196,13 @@ func (s *server) handle(c *conn, ready poller.Flags) {
 	// Writable one the write (which fails).
 	switch {
 	case ready&poller.Errored != 0:
-		s.drop(c, socketError(c.fd))
+		err := sockutil.SocketError(c.fd) // reading SO_ERROR clears it
+		if err == nil {
+			err = errors.New("socket error reported, none pending")
+		}
+		s.drop(c, err)
 	case len(c.out) > 0 && ready&poller.Writable != 0:
-		w, err := write(c.fd, c.out)
+		w, err := sockutil.Write(c.fd, c.out)
 		if err != nil && err != syscall.EAGAIN {
 			s.drop(c, err)
 			return
@@ -224,7 +212,7 @@ func (s *server) handle(c *conn, ready poller.Flags) {
 			s.want(c, poller.Readable)
 		}
 	case len(c.out) == 0 && ready&poller.Readable != 0:
-		n, err := read(c.fd, s.buf)
+		n, err := sockutil.Read(c.fd, s.buf)
 		switch {
 		case err == syscall.EAGAIN:
 			return // a spurious report: nothing to read after all
@@ -235,7 +223,7 @@ func (s *server) handle(c *conn, ready poller.Flags) {
 			s.drop(c, nil) // the client closed its side
 			return
 		}
-		w, err := write(c.fd, s.buf[:n])
+		w, err := sockutil.Write(c.fd, s.buf[:n])
 		if err != nil && err != syscall.EAGAIN {
 			s.drop(c, err)
 			return
@@ -277,114 +265,4 @@ func (s *server) shutdown() {
 	s.p.Delete(s.lfd)
 	syscall.Close(s.lfd)
 	s.p.Close()
-}
-
-// parseBackend turns the -backend flag into a poller.Backend; 0 means poller.Open's best.
-func parseBackend(name string) (poller.Backend, error) {
-	if name == "" {
-		return 0, nil
-	}
-	for _, b := range poller.Backends() {
-		if b.String() == name {
-			return b, nil
-		}
-	}
-	return 0, fmt.Errorf("backend %q is not available here; this OS has %v", name, poller.Backends())
-}
-
-func openPoller(b poller.Backend) (*poller.Poller, error) {
-	if b == 0 {
-		return poller.Open()
-	}
-	return poller.OpenBackend(b)
-}
-
-// listen returns a non-blocking, close-on-exec TCP socket listening on addr, and the
-// address it is bound to.
-func listen(addr string) (fd int, bound string, err error) {
-	sa, family, err := parseSockaddr(addr)
-	if err != nil {
-		return -1, "", err
-	}
-	fd, err = syscall.Socket(family, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		return -1, "", os.NewSyscallError("socket", err)
-	}
-	syscall.CloseOnExec(fd)
-	err = syscall.SetNonblock(fd, true)
-	if err == nil {
-		// Lets a restarted server bind while old connections linger in TIME_WAIT.
-		err = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-	}
-	if err == nil {
-		err = os.NewSyscallError("bind", syscall.Bind(fd, sa))
-	}
-	if err == nil {
-		err = os.NewSyscallError("listen", syscall.Listen(fd, syscall.SOMAXCONN))
-	}
-	if err == nil {
-		sa, err = syscall.Getsockname(fd)
-	}
-	if err != nil {
-		syscall.Close(fd)
-		return -1, "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return fd, sockaddrString(sa), nil
-}
-
-// parseSockaddr resolves "host:port" to a socket address and its family.
-func parseSockaddr(addr string) (syscall.Sockaddr, int, error) {
-	ta, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, 0, err
-	}
-	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
-		sa := &syscall.SockaddrInet4{Port: ta.Port}
-		copy(sa.Addr[:], ip4)
-		return sa, syscall.AF_INET, nil
-	}
-	sa := &syscall.SockaddrInet6{Port: ta.Port}
-	copy(sa.Addr[:], ta.IP)
-	return sa, syscall.AF_INET6, nil
-}
-
-func sockaddrString(sa syscall.Sockaddr) string {
-	switch sa := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
-	case *syscall.SockaddrInet6:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
-	}
-	return "?"
-}
-
-// socketError returns the error pending on fd (SO_ERROR), which also clears it.
-func socketError(fd int) error {
-	errno, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
-	if err != nil {
-		return os.NewSyscallError("getsockopt", err)
-	}
-	if errno == 0 {
-		return errors.New("socket error reported, none pending")
-	}
-	return syscall.Errno(errno)
-}
-
-// read and write retry EINTR and never return a negative count.
-func read(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Read(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
-	}
-}
-
-func write(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Write(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
-	}
 }

@@ -30,16 +30,13 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
-	"os"
-	"os/signal"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/rawpoll/poller"
+	"github.com/rawpoll/poller/examples/internal/sockutil"
 )
 
 func main() {
@@ -49,12 +46,9 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("multiloop: ")
-	// Catch Ctrl-C from the start: one that comes during the setup is kept in sig, and
-	// the goroutine started below serves it as soon as there is something to stop.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
+	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
 
-	backend, err := parseBackend(*backendName)
+	backend, err := sockutil.ParseBackend(*backendName)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,11 +57,7 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("%d loops listening on %s with %s (Ctrl-C stops)", len(g.loops), g.addr, g.loops[0].p.Backend())
-	go func() {
-		<-sig
-		signal.Stop(sig)
-		g.Stop()
-	}()
+	onInterrupt(g.Stop)
 	err = g.serve()
 	for _, l := range g.loops {
 		log.Printf("loop %d: %d connections accepted, %d writes waited for Writable", l.id, l.accepted.Load(), l.blocked.Load())
@@ -107,43 +97,38 @@ type conn struct {
 func newGroup(addr string, n int, backend poller.Backend, logger *log.Logger) (*group, error) {
 	g := &group{addr: addr}
 	for i := 0; i < max(n, 1); i++ {
-		l, err := newLoop(i, g.addr, backend, logger)
+		l, bound, err := newLoop(i, g.addr, backend, logger)
 		if err != nil {
 			g.close()
 			return nil, err
 		}
 		g.loops = append(g.loops, l)
-		if i == 0 {
-			sa, err := syscall.Getsockname(l.lfd)
-			if err != nil {
-				g.close()
-				return nil, err
-			}
-			g.addr = sockaddrString(sa)
-		}
+		g.addr = bound // after the first loop, with the port the kernel chose for it
 	}
 	return g, nil
 }
 
-func newLoop(id int, addr string, backend poller.Backend, logger *log.Logger) (*loop, error) {
-	p, err := openPoller(backend)
+// newLoop opens loop id, listening on addr with SO_REUSEPORT so that every loop can bind
+// the same address, and returns it with the address its socket is bound to.
+func newLoop(id int, addr string, backend poller.Backend, logger *log.Logger) (*loop, string, error) {
+	p, err := sockutil.OpenPoller(backend)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	lfd, err := listen(addr)
+	lfd, bound, err := sockutil.ListenReusePort(addr)
 	if err != nil {
 		p.Close()
-		return nil, err
+		return nil, "", err
 	}
 	if err := p.Add(lfd, poller.Readable|poller.EdgeTriggered); err != nil {
 		syscall.Close(lfd)
 		p.Close()
 		if errors.Is(err, poller.ErrUnsupported) {
-			return nil, fmt.Errorf("%s has no edge-triggered mode, which multiloop needs: use epoll or kqueue (%w)", p.Backend(), err)
+			return nil, "", fmt.Errorf("%s has no edge-triggered mode, which multiloop needs: use epoll or kqueue (%w)", p.Backend(), err)
 		}
-		return nil, err
+		return nil, "", err
 	}
-	return &loop{id: id, p: p, lfd: lfd, conns: make(map[int]*conn), buf: make([]byte, 64<<10), log: logger}, nil
+	return &loop{id: id, p: p, lfd: lfd, conns: make(map[int]*conn), buf: make([]byte, 64<<10), log: logger}, bound, nil
 }
 
 // Stop makes every loop return soon; it is safe from any goroutine.
@@ -207,22 +192,15 @@ func (l *loop) run(stop *atomic.Bool) error {
 
 func (l *loop) accept() {
 	for { // until EAGAIN: the next edge comes only with a new connection
-		fd, _, err := syscall.Accept(l.lfd)
+		fd, _, err := sockutil.Accept(l.lfd)
 		switch {
 		case err == syscall.EAGAIN:
 			return
-		case err == syscall.EINTR, err == syscall.ECONNABORTED:
-			continue
 		case err != nil:
 			// EMFILE and the like. Edge-triggered, the connections left in the queue
 			// wait for the next one to arrive.
 			l.log.Printf("loop %d: accept: %v", l.id, err)
 			return
-		}
-		syscall.CloseOnExec(fd)
-		if err := syscall.SetNonblock(fd, true); err != nil {
-			syscall.Close(fd)
-			continue
 		}
 		if err := l.p.Add(fd, poller.Readable|poller.Writable|poller.EdgeTriggered); err != nil {
 			l.log.Printf("loop %d: fd %d: %v", l.id, fd, err)
@@ -241,7 +219,7 @@ func (l *loop) handle(c *conn, ready poller.Flags) {
 	}
 	flushed := false
 	if ready&poller.Writable != 0 && len(c.out) > 0 {
-		w, err := write(c.fd, c.out)
+		w, err := sockutil.Write(c.fd, c.out)
 		if err != nil && err != syscall.EAGAIN {
 			l.drop(c)
 			return
@@ -257,7 +235,7 @@ func (l *loop) handle(c *conn, ready poller.Flags) {
 	// can keep its loop here; a server for strangers would cap the rounds, and come
 	// back to this connection itself, since no new edge would remind it.)
 	for len(c.out) == 0 {
-		n, err := read(c.fd, l.buf)
+		n, err := sockutil.Read(c.fd, l.buf)
 		switch {
 		case err == syscall.EAGAIN:
 			return // drained: the next Readable edge will say when more comes
@@ -265,7 +243,7 @@ func (l *loop) handle(c *conn, ready poller.Flags) {
 			l.drop(c) // 0: the client closed
 			return
 		}
-		w, err := write(c.fd, l.buf[:n])
+		w, err := sockutil.Write(c.fd, l.buf[:n])
 		if err != nil && err != syscall.EAGAIN {
 			l.drop(c)
 			return
@@ -281,102 +259,4 @@ func (l *loop) drop(c *conn) {
 	l.p.Delete(c.fd)
 	syscall.Close(c.fd)
 	delete(l.conns, c.fd)
-}
-
-// parseBackend turns the -backend flag into a poller.Backend; 0 means poller.Open's best.
-func parseBackend(name string) (poller.Backend, error) {
-	if name == "" {
-		return 0, nil
-	}
-	for _, b := range poller.Backends() {
-		if b.String() == name {
-			return b, nil
-		}
-	}
-	return 0, fmt.Errorf("backend %q is not available here; this OS has %v", name, poller.Backends())
-}
-
-func openPoller(b poller.Backend) (*poller.Poller, error) {
-	if b == 0 {
-		return poller.Open()
-	}
-	return poller.OpenBackend(b)
-}
-
-// listen returns a non-blocking, close-on-exec TCP socket listening on addr with
-// SO_REUSEPORT (soReusePort: the load-balancing variant where the OS has one), so that
-// every loop can bind the same address.
-func listen(addr string) (int, error) {
-	sa, family, err := parseSockaddr(addr)
-	if err != nil {
-		return -1, err
-	}
-	fd, err := syscall.Socket(family, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		return -1, os.NewSyscallError("socket", err)
-	}
-	syscall.CloseOnExec(fd)
-	err = syscall.SetNonblock(fd, true)
-	if err == nil {
-		err = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-	}
-	if err == nil {
-		err = os.NewSyscallError("setsockopt", syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, soReusePort, 1))
-	}
-	if err == nil {
-		err = os.NewSyscallError("bind", syscall.Bind(fd, sa))
-	}
-	if err == nil {
-		err = os.NewSyscallError("listen", syscall.Listen(fd, syscall.SOMAXCONN))
-	}
-	if err != nil {
-		syscall.Close(fd)
-		return -1, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return fd, nil
-}
-
-// parseSockaddr resolves "host:port" to a socket address and its family.
-func parseSockaddr(addr string) (syscall.Sockaddr, int, error) {
-	ta, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, 0, err
-	}
-	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
-		sa := &syscall.SockaddrInet4{Port: ta.Port}
-		copy(sa.Addr[:], ip4)
-		return sa, syscall.AF_INET, nil
-	}
-	sa := &syscall.SockaddrInet6{Port: ta.Port}
-	copy(sa.Addr[:], ta.IP)
-	return sa, syscall.AF_INET6, nil
-}
-
-func sockaddrString(sa syscall.Sockaddr) string {
-	switch sa := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
-	case *syscall.SockaddrInet6:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
-	}
-	return "?"
-}
-
-// read and write retry EINTR and never return a negative count.
-func read(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Read(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
-	}
-}
-
-func write(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Write(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
-	}
 }

@@ -25,15 +25,13 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"os"
-	"os/signal"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/rawpoll/poller"
+	"github.com/rawpoll/poller/examples/internal/sockutil"
 )
 
 func main() {
@@ -41,21 +39,14 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("selectserver: ")
-	// Catch Ctrl-C from the start: one that comes during the setup is kept in sig, and
-	// the goroutine started below serves it as soon as there is something to stop.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
+	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
 
 	s, err := newServer(*addr, log.Default())
 	if err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("listening on %s with select(2), for fds below %d (Ctrl-C stops)", s.addr, poller.FdSetSize)
-	go func() {
-		<-sig
-		signal.Stop(sig)
-		s.Stop()
-	}()
+	onInterrupt(s.Stop)
 	if err := s.serve(); err != nil {
 		log.Fatal(err)
 	}
@@ -80,7 +71,7 @@ type server struct {
 func newServer(addr string, logger *log.Logger) (*server, error) {
 	s := &server{conns: make(map[int][]byte), buf: make([]byte, 64<<10), log: logger}
 	var err error
-	if s.lfd, s.addr, err = listen(addr); err != nil {
+	if s.lfd, s.addr, err = sockutil.Listen(addr); err != nil {
 		return nil, err
 	}
 	var p [2]int
@@ -130,7 +121,7 @@ func (s *server) serve() error {
 			return err
 		}
 		if r.IsSet(s.wakeR) {
-			read(s.wakeR, s.buf) // drain; the loop condition sees the stop flag
+			sockutil.Read(s.wakeR, s.buf) // drain; the loop condition sees the stop flag
 		}
 		if r.IsSet(s.lfd) {
 			s.accept()
@@ -148,25 +139,21 @@ func (s *server) serve() error {
 
 func (s *server) accept() {
 	for {
-		fd, sa, err := syscall.Accept(s.lfd)
+		fd, peer, err := sockutil.Accept(s.lfd)
 		switch {
 		case err == syscall.EAGAIN:
 			return
-		case err == syscall.EINTR, err == syscall.ECONNABORTED:
-			continue
 		case err != nil:
 			s.log.Printf("accept: %v", err)
 			return
 		}
-		syscall.CloseOnExec(fd)
-		syscall.SetNonblock(fd, true)
-		if err := s.admit(fd, sockaddrString(sa)); err != nil {
+		if err := s.admit(fd, sockutil.SockaddrString(peer)); err != nil {
 			s.log.Print(err)
-			write(fd, []byte("server: too many connections for select(2), sorry\n"))
+			sockutil.Write(fd, []byte("server: too many connections for select(2), sorry\n"))
 			syscall.Close(fd)
 			continue
 		}
-		s.log.Printf("fd %d: accepted %s", fd, sockaddrString(sa))
+		s.log.Printf("fd %d: accepted %s", fd, sockutil.SockaddrString(peer))
 	}
 }
 
@@ -186,7 +173,7 @@ func (s *server) admit(fd int, peer string) error {
 // echo reads from fd and writes it straight back; what does not fit waits in s.conns[fd],
 // and fd moves from the read set to the write set until it is sent.
 func (s *server) echo(fd int) {
-	n, err := read(fd, s.buf)
+	n, err := sockutil.Read(fd, s.buf)
 	switch {
 	case err == syscall.EAGAIN:
 		return
@@ -194,7 +181,7 @@ func (s *server) echo(fd int) {
 		s.drop(fd, err)
 		return
 	}
-	w, err := write(fd, s.buf[:n])
+	w, err := sockutil.Write(fd, s.buf[:n])
 	if err != nil && err != syscall.EAGAIN {
 		s.drop(fd, err)
 		return
@@ -208,7 +195,7 @@ func (s *server) echo(fd int) {
 
 func (s *server) flush(fd int) {
 	out := s.conns[fd]
-	w, err := write(fd, out)
+	w, err := sockutil.Write(fd, out)
 	if err != nil && err != syscall.EAGAIN {
 		s.drop(fd, err)
 		return
@@ -244,81 +231,4 @@ func (s *server) close() {
 	s.pipeClosed = true
 	syscall.Close(s.wakeR)
 	syscall.Close(s.wakeW)
-}
-
-// listen returns a non-blocking, close-on-exec TCP socket listening on addr, and the
-// address it is bound to.
-func listen(addr string) (fd int, bound string, err error) {
-	sa, family, err := parseSockaddr(addr)
-	if err != nil {
-		return -1, "", err
-	}
-	fd, err = syscall.Socket(family, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		return -1, "", os.NewSyscallError("socket", err)
-	}
-	syscall.CloseOnExec(fd)
-	err = syscall.SetNonblock(fd, true)
-	if err == nil {
-		err = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-	}
-	if err == nil {
-		err = os.NewSyscallError("bind", syscall.Bind(fd, sa))
-	}
-	if err == nil {
-		err = os.NewSyscallError("listen", syscall.Listen(fd, syscall.SOMAXCONN))
-	}
-	if err == nil {
-		sa, err = syscall.Getsockname(fd)
-	}
-	if err != nil {
-		syscall.Close(fd)
-		return -1, "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return fd, sockaddrString(sa), nil
-}
-
-// parseSockaddr resolves "host:port" to a socket address and its family.
-func parseSockaddr(addr string) (syscall.Sockaddr, int, error) {
-	ta, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, 0, err
-	}
-	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
-		sa := &syscall.SockaddrInet4{Port: ta.Port}
-		copy(sa.Addr[:], ip4)
-		return sa, syscall.AF_INET, nil
-	}
-	sa := &syscall.SockaddrInet6{Port: ta.Port}
-	copy(sa.Addr[:], ta.IP)
-	return sa, syscall.AF_INET6, nil
-}
-
-func sockaddrString(sa syscall.Sockaddr) string {
-	switch sa := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
-	case *syscall.SockaddrInet6:
-		return net.JoinHostPort(net.IP(sa.Addr[:]).String(), strconv.Itoa(sa.Port))
-	}
-	return "?"
-}
-
-// read and write retry EINTR and never return a negative count.
-func read(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Read(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
-	}
-}
-
-func write(fd int, b []byte) (int, error) {
-	for {
-		n, err := syscall.Write(fd, b)
-		if err != syscall.EINTR {
-			return max(n, 0), err
-		}
-	}
 }

@@ -1,8 +1,8 @@
 //go:build !freebsd && !(linux && (386 || amd64 || arm))
 
-package main
+package sockutil
 
 import "syscall"
 
-// soReusePort lets every loop's socket bind the same address.
+// soReusePort lets several sockets listen on the same address.
 const soReusePort = syscall.SO_REUSEPORT

@@ -1,6 +1,6 @@
 //go:build freebsd
 
-package main
+package sockutil
 
 // soReusePort is SO_REUSEPORT_LB (FreeBSD 12): plain SO_REUSEPORT lets the sockets share
 // the port, but only this variant spreads new connections across them.
