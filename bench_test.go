@@ -1,0 +1,697 @@
+//go:build linux
+
+// Benchmarks of the Poller against the same work done with golang.org/x/sys/unix directly,
+// on the same fds. Every benchmark ends in a pair of sub-benchmarks, impl=raw and
+// impl=poller, that differ only in who makes the calls, so that benchstat shows the cost
+// of the wrapper as a ratio:
+//
+//	go install golang.org/x/perf/cmd/benchstat@latest
+//	go test -run '^$' -bench . -benchmem -count 10 . > /tmp/bench.txt
+//	benchstat -col '/impl@(raw poller)' /tmp/bench.txt
+//
+// In the poller column, +3% means the Poller takes 3% longer than raw. Besides ns/op, each
+// benchmark reports cpu-ns/op, the process's CPU time (user and system) per op: on a
+// machine busy with other work, wall time also counts the time spent waiting for a CPU,
+// which swamps a difference of a few percent; CPU time does not. With -count, each
+// sub-benchmark runs its 10 times back to back; on a busy machine, run the test binary 10
+// times instead, so that a change in load hits both columns alike:
+//
+//	go test -c -o /tmp/poller.test . && for i in $(seq 10); do
+//		/tmp/poller.test -test.run '^$' -test.bench . -test.benchmem -test.benchtime 300ms
+//	done > /tmp/bench.txt
+//	benchstat -col '/impl@(raw poller)' -filter '.unit:cpu-ns/op' /tmp/bench.txt
+//
+// Wait with N socketpairs needs 2N+128 descriptors; the benchmark raises RLIMIT_NOFILE
+// itself, and where it cannot (N=10000 under a hard limit of 20000) it skips, saying why
+// on stderr.
+
+package poller_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rawpoll/poller"
+	"golang.org/x/sys/unix"
+)
+
+// benchEvents is the length of the events slice of every Wait benchmark: at least the
+// largest K, the way a caller keeps one fixed buffer.
+const benchEvents = 1024
+
+var benchBackends = []poller.Backend{poller.BackendEpoll, poller.BackendPoll, poller.BackendSelect}
+
+// BenchmarkWait measures one level-triggered Wait(events, 0) with N registered
+// socketpairs of which K are readable, against the kernel call a user would make on the
+// same fds plus the loop that turns its result into (fd, flags) pairs.
+func BenchmarkWait(b *testing.B) {
+	for _, kind := range benchBackends {
+		kind := kind
+		b.Run("backend="+kind.String(), func(b *testing.B) {
+			for _, n := range []int{1, 1000, 10000} {
+				if kind == poller.BackendSelect && n >= poller.FdSetSize {
+					continue // select cannot hold N fds
+				}
+				n := n
+				b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) { benchWaitN(b, kind, n) })
+			}
+		})
+	}
+}
+
+func benchWaitN(b *testing.B, kind poller.Backend, n int) {
+	readers, writers := benchPairs(b, n)
+	p := benchOpen(b, kind)
+	for _, fd := range readers {
+		if err := p.Add(fd, poller.Readable); err != nil {
+			b.Fatalf("Add(%d): %v", fd, err)
+		}
+	}
+	// The user's own loop over x/sys: one kernel call with timeout 0, then the
+	// translation of its result into events. Both sides are called through a func value.
+	var rawWait func(events []poller.Event) (int, error)
+	switch kind {
+	case poller.BackendEpoll:
+		rawWait = newBenchRawEpoll(b, readers).wait
+	case poller.BackendPoll:
+		rawWait = newBenchRawPoll(readers).wait
+	case poller.BackendSelect:
+		rawWait = newBenchRawSelect(b, readers).wait
+	}
+	for _, k := range []int{1, 64, 1024} {
+		if k > n {
+			continue
+		}
+		k := k
+		b.Run(fmt.Sprintf("K=%d", k), func(b *testing.B) {
+			benchMakeReady(b, readers, writers, k)
+			events := make([]poller.Event, benchEvents)
+			b.Run("impl=raw", func(b *testing.B) { benchWaitLoop(b, k, events, rawWait) })
+			b.Run("impl=poller", func(b *testing.B) {
+				benchWaitLoop(b, k, events, func(ev []poller.Event) (int, error) { return p.Wait(ev, 0) })
+			})
+		})
+	}
+}
+
+// benchWaitLoop times wait, which must report k events each time. The first call, before
+// the timer starts, checks that and lets each side size its buffers.
+func benchWaitLoop(b *testing.B, k int, events []poller.Event, wait func([]poller.Event) (int, error)) {
+	if n, err := wait(events); n != k || err != nil {
+		b.Fatalf("wait = %d, %v; want %d ready", n, err, k)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := benchCPU(b)
+	for i := 0; i < b.N; i++ {
+		n, err := wait(events)
+		if n != k || err != nil {
+			b.Fatalf("wait = %d, %v; want %d ready", n, err, k)
+		}
+	}
+	cpu()
+}
+
+// benchRawEpoll has its own epoll fd with the same fds registered as the Poller's.
+type benchRawEpoll struct {
+	epfd int
+	buf  []unix.EpollEvent
+}
+
+func newBenchRawEpoll(b *testing.B, fds []int) *benchRawEpoll {
+	epfd := benchEpollCreate(b)
+	for _, fd := range fds {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			b.Fatalf("epoll_ctl ADD %d: %v", fd, err)
+		}
+	}
+	return &benchRawEpoll{epfd: epfd, buf: make([]unix.EpollEvent, benchEvents)}
+}
+
+func (r *benchRawEpoll) wait(events []poller.Event) (int, error) {
+	buf := r.buf
+	if len(buf) > len(events) {
+		buf = buf[:len(events)]
+	}
+	n, err := unix.EpollWait(r.epfd, buf, 0)
+	if err != nil {
+		return 0, err
+	}
+	for i := range buf[:n] {
+		ev := &buf[i]
+		events[i] = poller.Event{Fd: int(ev.Fd), Flags: benchEpollFlags(ev.Events)}
+	}
+	return n, nil
+}
+
+func benchEpollFlags(ev uint32) poller.Flags {
+	var f poller.Flags
+	if ev&unix.EPOLLIN != 0 {
+		f |= poller.Readable
+	}
+	if ev&unix.EPOLLOUT != 0 {
+		f |= poller.Writable
+	}
+	if ev&(unix.EPOLLHUP|unix.EPOLLRDHUP) != 0 {
+		f |= poller.Hangup
+	}
+	if ev&unix.EPOLLERR != 0 {
+		f |= poller.Errored
+	}
+	return f
+}
+
+// benchRawPoll keeps its own []PollFd, in the Poller's registration order, and scans the
+// revents until it has seen as many as poll counted.
+type benchRawPoll struct {
+	pfds []unix.PollFd
+}
+
+func newBenchRawPoll(fds []int) *benchRawPoll {
+	r := &benchRawPoll{}
+	for _, fd := range fds {
+		r.pfds = append(r.pfds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN | unix.POLLRDHUP})
+	}
+	return r
+}
+
+func (r *benchRawPoll) wait(events []poller.Event) (int, error) {
+	n, err := unix.Poll(r.pfds, 0)
+	if err != nil {
+		return 0, err
+	}
+	k := 0
+	for i := 0; i < len(r.pfds) && k < n && k < len(events); i++ {
+		pfd := &r.pfds[i]
+		if pfd.Revents == 0 {
+			continue
+		}
+		var f poller.Flags
+		if pfd.Revents&unix.POLLIN != 0 {
+			f |= poller.Readable
+		}
+		if pfd.Revents&unix.POLLOUT != 0 {
+			f |= poller.Writable
+		}
+		if pfd.Revents&(unix.POLLHUP|unix.POLLRDHUP) != 0 {
+			f |= poller.Hangup
+		}
+		if pfd.Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
+			f |= poller.Errored
+		}
+		events[k] = poller.Event{Fd: int(pfd.Fd), Flags: f}
+		k++
+	}
+	return k, nil
+}
+
+// benchRawSelect keeps the interest set and copies it into each call, as select(2)
+// overwrites it, then scans the bits until it has seen as many as select counted.
+type benchRawSelect struct {
+	rset unix.FdSet
+	nfd  int
+}
+
+func newBenchRawSelect(b *testing.B, fds []int) *benchRawSelect {
+	r := &benchRawSelect{}
+	for _, fd := range fds {
+		if fd >= poller.FdSetSize {
+			benchSkipf(b, "fd %d does not fit in an fd_set (FdSetSize %d)", fd, poller.FdSetSize)
+		}
+		r.rset.Set(fd)
+		if fd >= r.nfd {
+			r.nfd = fd + 1
+		}
+	}
+	return r
+}
+
+func (r *benchRawSelect) wait(events []poller.Event) (int, error) {
+	rs := r.rset
+	var tv unix.Timeval
+	n, err := unix.Select(r.nfd, &rs, nil, nil, &tv)
+	if err != nil {
+		return 0, err
+	}
+	k := 0
+	for fd := 0; fd < r.nfd && k < n && k < len(events); fd++ {
+		if rs.IsSet(fd) {
+			events[k] = poller.Event{Fd: fd, Flags: poller.Readable}
+			k++
+		}
+	}
+	return k, nil
+}
+
+// BenchmarkSelect measures the package's Select against unix.Select, both on a copy of
+// the same read set of N=1000 socketpairs of which K are readable, scanning for the ready
+// bits the way a caller must.
+func BenchmarkSelect(b *testing.B) {
+	const n = 1000
+	readers, writers := benchPairs(b, n)
+	var base poller.FdSet
+	var rawBase unix.FdSet
+	nfd := 0
+	for _, fd := range readers {
+		if err := base.Set(fd); err != nil {
+			benchSkipf(b, "fd %d does not fit in an fd_set: %v", fd, err)
+		}
+		rawBase.Set(fd)
+		if fd >= nfd {
+			nfd = fd + 1
+		}
+	}
+	for _, k := range []int{1, 64} {
+		k := k
+		b.Run(fmt.Sprintf("N=%d/K=%d", n, k), func(b *testing.B) {
+			benchMakeReady(b, readers, writers, k)
+			b.Run("impl=raw", func(b *testing.B) {
+				b.ReportAllocs()
+				cpu := benchCPU(b)
+				for i := 0; i < b.N; i++ {
+					rs := rawBase
+					var tv unix.Timeval
+					got, err := unix.Select(nfd, &rs, nil, nil, &tv)
+					if got != k || err != nil {
+						b.Fatalf("unix.Select = %d, %v; want %d", got, err, k)
+					}
+					seen := 0
+					for fd := 0; fd < nfd && seen < got; fd++ {
+						if rs.IsSet(fd) {
+							seen++
+						}
+					}
+				}
+				cpu()
+			})
+			b.Run("impl=poller", func(b *testing.B) {
+				b.ReportAllocs()
+				cpu := benchCPU(b)
+				for i := 0; i < b.N; i++ {
+					rs := base
+					got, err := poller.Select(nfd, &rs, nil, nil, 0)
+					if got != k || err != nil {
+						b.Fatalf("Select = %d, %v; want %d", got, err, k)
+					}
+					seen := 0
+					for fd := 0; fd < nfd && seen < got; fd++ {
+						if rs.IsSet(fd) {
+							seen++
+						}
+					}
+				}
+				cpu()
+			})
+		})
+	}
+}
+
+// BenchmarkWaitTimeout measures Wait with a 50µs timeout and nothing ready. epoll_wait
+// counts in milliseconds, so a raw caller must round up to 1ms (0 would spin); the Poller
+// sleeps 50µs with epoll_pwait2 (Linux 5.11+), else it rounds up the same way.
+func BenchmarkWaitTimeout(b *testing.B) {
+	const timeout = 50 * time.Microsecond
+	b.Run("backend=epoll/timeout=50us", func(b *testing.B) {
+		readers, _ := benchPairs(b, 1)
+		p := benchOpen(b, poller.BackendEpoll)
+		if err := p.Add(readers[0], poller.Readable); err != nil {
+			b.Fatal(err)
+		}
+		raw := newBenchRawEpoll(b, readers)
+		events := make([]poller.Event, 1)
+		b.Run("impl=raw", func(b *testing.B) {
+			msec := int((timeout + time.Millisecond - 1) / time.Millisecond)
+			b.ReportAllocs()
+			cpu := benchCPU(b)
+			for i := 0; i < b.N; i++ {
+				n, err := unix.EpollWait(raw.epfd, raw.buf[:1], msec)
+				for err == unix.EINTR {
+					n, err = unix.EpollWait(raw.epfd, raw.buf[:1], msec)
+				}
+				if n != 0 || err != nil {
+					b.Fatalf("EpollWait = %d, %v", n, err)
+				}
+			}
+			cpu()
+		})
+		b.Run("impl=poller", func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := benchCPU(b)
+			for i := 0; i < b.N; i++ {
+				if n, err := p.Wait(events, timeout); n != 0 || err != nil {
+					b.Fatalf("Wait = %d, %v", n, err)
+				}
+			}
+			cpu()
+		})
+	})
+}
+
+// BenchmarkAddDelete measures registering and unregistering one socket.
+func BenchmarkAddDelete(b *testing.B) {
+	b.Run("backend=epoll", func(b *testing.B) {
+		readers, _ := benchPairs(b, 1)
+		fd := readers[0]
+		p := benchOpen(b, poller.BackendEpoll)
+		epfd := benchEpollCreate(b)
+		b.Run("impl=raw", func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := benchCPU(b)
+			for i := 0; i < b.N; i++ {
+				ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+				if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+					b.Fatal(err)
+				}
+				if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, fd, &ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu()
+		})
+		b.Run("impl=poller", func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := benchCPU(b)
+			for i := 0; i < b.N; i++ {
+				if err := p.Add(fd, poller.Readable); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.Delete(fd); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu()
+		})
+	})
+}
+
+// BenchmarkModify measures changing one socket's interest, alternating between Readable
+// and Readable|Writable so that every call changes something.
+func BenchmarkModify(b *testing.B) {
+	b.Run("backend=epoll", func(b *testing.B) {
+		readers, _ := benchPairs(b, 1)
+		fd := readers[0]
+		p := benchOpen(b, poller.BackendEpoll)
+		if err := p.Add(fd, poller.Readable); err != nil {
+			b.Fatal(err)
+		}
+		raw := newBenchRawEpoll(b, readers)
+		b.Run("impl=raw", func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := benchCPU(b)
+			for i := 0; i < b.N; i++ {
+				ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+				if i&1 != 0 {
+					ev.Events |= unix.EPOLLOUT
+				}
+				if err := unix.EpollCtl(raw.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu()
+		})
+		b.Run("impl=poller", func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := benchCPU(b)
+			for i := 0; i < b.N; i++ {
+				flags := poller.Readable
+				if i&1 != 0 {
+					flags |= poller.Writable
+				}
+				if err := p.Modify(fd, flags); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu()
+		})
+	})
+}
+
+// BenchmarkWakeRoundTrip measures a wakeup there and back between two goroutines, each
+// blocked in a wait with no timeout: this goroutine wakes ping and waits on pong, an echo
+// goroutine waits on ping and wakes pong. The raw twin does the same with two epoll fds
+// and two eventfds: write, epoll_wait, read the counter back to zero. events is the
+// length of the events slice each side waits with: 1 is the case where the wake event
+// alone fills the kernel's answer.
+func BenchmarkWakeRoundTrip(b *testing.B) {
+	for _, evLen := range []int{1, 64} {
+		evLen := evLen
+		b.Run(fmt.Sprintf("backend=epoll/events=%d/impl=raw", evLen), func(b *testing.B) {
+			ping, pong := newBenchRawWake(b, evLen), newBenchRawWake(b, evLen)
+			var stop atomic.Bool
+			done := make(chan error, 1)
+			go func() {
+				for {
+					if err := ping.wait(); err != nil {
+						done <- err
+						return
+					}
+					if stop.Load() {
+						done <- nil
+						return
+					}
+					if err := pong.wake(); err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := benchCPU(b)
+			for i := 0; i < b.N; i++ {
+				if err := ping.wake(); err != nil {
+					b.Fatal(err)
+				}
+				if err := pong.wait(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu()
+			b.StopTimer()
+			stop.Store(true)
+			if err := ping.wake(); err != nil {
+				b.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+		b.Run(fmt.Sprintf("backend=epoll/events=%d/impl=poller", evLen), func(b *testing.B) {
+			ping, pong := benchOpen(b, poller.BackendEpoll), benchOpen(b, poller.BackendEpoll)
+			done := make(chan error, 1)
+			go func() {
+				events := make([]poller.Event, evLen)
+				for {
+					if _, err := ping.Wait(events, -1); err != nil {
+						if err == poller.ErrClosed {
+							err = nil
+						}
+						done <- err
+						return
+					}
+					if err := pong.Wake(); err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+			events := make([]poller.Event, evLen)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := benchCPU(b)
+			for i := 0; i < b.N; i++ {
+				if err := ping.Wake(); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := pong.Wait(events, -1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu()
+			b.StopTimer()
+			ping.Close()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// benchRawWake is an epoll fd with a non-blocking eventfd registered: what the Poller's
+// Wake and a woken Wait(-1) do underneath.
+type benchRawWake struct {
+	epfd, efd int
+	one, buf  [8]byte
+	events    []unix.EpollEvent
+}
+
+func newBenchRawWake(b *testing.B, evLen int) *benchRawWake {
+	w := &benchRawWake{epfd: benchEpollCreate(b), events: make([]unix.EpollEvent, evLen)}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		b.Fatalf("eventfd: %v", err)
+	}
+	b.Cleanup(func() { unix.Close(efd) })
+	w.efd = efd
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd)}
+	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
+		b.Fatalf("epoll_ctl ADD eventfd: %v", err)
+	}
+	binary.NativeEndian.PutUint64(w.one[:], 1)
+	return w
+}
+
+func (w *benchRawWake) wake() error {
+	_, err := unix.Write(w.efd, w.one[:])
+	if err == unix.EAGAIN {
+		return nil
+	}
+	return err
+}
+
+func (w *benchRawWake) wait() error {
+	for {
+		_, err := unix.EpollWait(w.epfd, w.events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := unix.Read(w.efd, w.buf[:]); err != nil && err != unix.EAGAIN {
+			return err
+		}
+		return nil
+	}
+}
+
+// benchCPU starts counting the process's CPU time, user and system, and returns the
+// function that reports it per op as cpu-ns/op, to call when the timed loop is done.
+// Wall time (ns/op) also counts the time the process waited for a CPU, which swamps the
+// difference between raw and poller on a machine busy with other work; CPU time does not.
+func benchCPU(b *testing.B) (stop func()) {
+	start := benchProcessCPU(b)
+	return func() {
+		b.ReportMetric(float64(benchProcessCPU(b)-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+func benchProcessCPU(b *testing.B) int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts); err != nil {
+		b.Fatalf("clock_gettime(CLOCK_PROCESS_CPUTIME_ID): %v", err)
+	}
+	return ts.Nano()
+}
+
+// benchOpen opens a Poller on kind and closes it when b ends.
+func benchOpen(b *testing.B, kind poller.Backend) *poller.Poller {
+	p, err := poller.OpenBackend(kind)
+	if err != nil {
+		b.Fatalf("OpenBackend(%v): %v", kind, err)
+	}
+	b.Cleanup(func() { p.Close() })
+	return p
+}
+
+func benchEpollCreate(b *testing.B) int {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		b.Fatalf("epoll_create1: %v", err)
+	}
+	b.Cleanup(func() { unix.Close(epfd) })
+	return epfd
+}
+
+// benchFdSlack is room for the descriptors that are not socketpairs: stdio, the runtime's,
+// the Pollers' and the raw twins'.
+const benchFdSlack = 128
+
+// benchPairs returns n non-blocking socketpairs, closed when b ends. The readers hold the
+// lowest free numbers, densely, so that 1000 of them fit in an fd_set; the writers are
+// moved above them.
+func benchPairs(b *testing.B, n int) (readers, writers []int) {
+	benchNofile(b, uint64(2*n+benchFdSlack))
+	readers = make([]int, 0, n)
+	writers = make([]int, 0, n)
+	b.Cleanup(func() {
+		for _, fd := range readers {
+			unix.Close(fd)
+		}
+		for _, fd := range writers {
+			unix.Close(fd)
+		}
+	})
+	above := n + benchFdSlack/2
+	for i := 0; i < n; i++ {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			b.Fatalf("socketpair %d of %d: %v", i+1, n, err)
+		}
+		readers = append(readers, fds[0])
+		w, err := unix.FcntlInt(uintptr(fds[1]), unix.F_DUPFD_CLOEXEC, above)
+		unix.Close(fds[1])
+		if err != nil {
+			b.Fatalf("F_DUPFD_CLOEXEC: %v", err)
+		}
+		writers = append(writers, w)
+	}
+	return readers, writers
+}
+
+// benchNofile makes RLIMIT_NOFILE at least need until b ends, raising the hard limit
+// too where the process may (CAP_SYS_RESOURCE), and skips b where it cannot.
+func benchNofile(b *testing.B, need uint64) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		benchSkipf(b, "getrlimit(RLIMIT_NOFILE): %v", err)
+	}
+	if old.Cur >= need {
+		return
+	}
+	lim := unix.Rlimit{Cur: need, Max: old.Max}
+	if lim.Max < need {
+		lim.Max = need
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		benchSkipf(b, "needs RLIMIT_NOFILE >= %d, have %d (hard %d), and setrlimit failed: %v",
+			need, old.Cur, old.Max, err)
+	}
+	b.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
+}
+
+// benchSkipf skips b and says why on stderr too: go test shows a benchmark's skip
+// message only with -v. The line starts with "---", which benchstat ignores.
+func benchSkipf(b *testing.B, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintf(os.Stderr, "--- SKIP: %s: %s\n", b.Name(), msg)
+	b.Skip(msg)
+}
+
+// benchMakeReady makes k of the readers readable, spread evenly with the last one
+// last, so that a scan stopping at the last ready entry still scans the whole table;
+// it drains them when b ends.
+func benchMakeReady(b *testing.B, readers, writers []int, k int) {
+	n := len(readers)
+	var ready []int
+	b.Cleanup(func() {
+		var buf [1]byte
+		for _, i := range ready {
+			if _, err := unix.Read(readers[i], buf[:]); err != nil {
+				b.Errorf("drain %d: %v", readers[i], err)
+			}
+		}
+	})
+	for j := 0; j < k; j++ {
+		i := (j+1)*n/k - 1
+		if _, err := unix.Write(writers[i], []byte{1}); err != nil {
+			b.Fatalf("write %d: %v", writers[i], err)
+		}
+		ready = append(ready, i)
+	}
+}
