@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +16,9 @@ var _ backend = (*epollBackend)(nil)
 
 const nativeBackend = BackendEpoll
 
-func openNative(mu *sync.Mutex) (backend, error) { return openEpoll(mu) }
+func openNative(mu *sync.Mutex, wakePending *atomic.Bool) (backend, error) {
+	return openEpoll(mu, wakePending)
+}
 
 // epollReg is one registration. gen is its tag in the epoll data (EpollEvent.Pad), never
 // 0 while registered: 0 marks the wake eventfd and free slots.
@@ -26,12 +29,13 @@ type epollReg struct {
 }
 
 type epollBackend struct {
-	mu      *sync.Mutex
-	epfd    int
-	wakeFd  int  // eventfd, registered with tag 0
-	pwait2  bool // epoll_pwait2 (Linux 5.11) works: nanosecond timeouts
-	lastGen int32
-	regs    []epollReg // indexed by fd; guarded by mu
+	mu          *sync.Mutex
+	wakePending *atomic.Bool // the Poller's: set while a Wake waits to be served
+	epfd        int
+	wakeFd      int  // eventfd, registered with tag 0
+	pwait2      bool // epoll_pwait2 (Linux 5.11) works: nanosecond timeouts
+	lastGen     int32
+	regs        []epollReg // indexed by fd; guarded by mu
 
 	// Only wait touches these: the kernel's side of events, a count of waits, and the
 	// dead registrations (fd<<32 | tag) the current wait has dropped.
@@ -42,7 +46,7 @@ type epollBackend struct {
 	drainBuf [8]byte
 }
 
-func openEpoll(mu *sync.Mutex) (*epollBackend, error) {
+func openEpoll(mu *sync.Mutex, wakePending *atomic.Bool) (*epollBackend, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -58,7 +62,7 @@ func openEpoll(mu *sync.Mutex) (*epollBackend, error) {
 		unix.Close(epfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	e := &epollBackend{mu: mu, epfd: epfd, wakeFd: wakeFd, buf: make([]unix.EpollEvent, 128)}
+	e := &epollBackend{mu: mu, wakePending: wakePending, epfd: epfd, wakeFd: wakeFd, buf: make([]unix.EpollEvent, 128)}
 	binary.NativeEndian.PutUint64(e.wakeBuf[:], 1)
 	e.pwait2 = probePwait2(epfd)
 	return e, nil
@@ -76,11 +80,11 @@ func (e *epollBackend) add(fd int, flags Flags) error {
 		e.lastGen = 1
 	}
 	ev := unix.EpollEvent{Events: epollEvents(flags), Fd: int32(fd), Pad: e.lastGen}
-	err := unix.EpollCtl(e.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	err := epollCtl(e.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
 	if err == unix.EEXIST {
 		// The kernel still holds this (file, fd) pair: the caller closed fd without Delete
 		// and dup2'd the same file back onto the number. Take the entry over.
-		err = unix.EpollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+		err = epollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
 	}
 	if err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
@@ -98,7 +102,7 @@ func (e *epollBackend) modify(fd int, flags Flags) error {
 		return ErrNotRegistered
 	}
 	ev := unix.EpollEvent{Events: epollEvents(flags), Fd: int32(fd), Pad: e.regs[fd].gen}
-	if err := unix.EpollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+	if err := epollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}
 	e.regs[fd].flags = flags
@@ -112,7 +116,7 @@ func (e *epollBackend) delete(fd int) error {
 	e.regs[fd] = epollReg{}
 	// Kernels before 2.6.9 want a non-nil event even for DEL.
 	var ev unix.EpollEvent
-	err := unix.EpollCtl(e.epfd, unix.EPOLL_CTL_DEL, fd, &ev)
+	err := epollCtl(e.epfd, unix.EPOLL_CTL_DEL, fd, &ev)
 	// EBADF: the caller closed fd first. ENOENT: the number now names another file. The
 	// registration is gone from the caller's view either way; if a dup keeps the old file
 	// alive, the kernel goes on reporting it, and wait drops those events by their tag
@@ -165,7 +169,12 @@ func (e *epollBackend) collect(events []Event, k int, got []unix.EpollEvent) (in
 		ev := &got[i]
 		if ev.Pad == 0 {
 			unix.Read(e.wakeFd, e.drainBuf[:])
-			dropped++
+			// A pending Wake makes this Wait return whatever it holds, as a Wake asks;
+			// only a stale wakeup (its Wake was served by an earlier return) took room
+			// that is worth asking the kernel for again.
+			if !e.wakePending.Load() {
+				dropped++
+			}
 			continue
 		}
 		if !locked {

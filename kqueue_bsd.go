@@ -5,6 +5,7 @@ package poller
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -15,7 +16,7 @@ var _ backend = (*kqueueBackend)(nil)
 
 const nativeBackend = BackendKqueue
 
-func openNative(mu *sync.Mutex) (backend, error) { return openKqueue(mu) }
+func openNative(mu *sync.Mutex, _ *atomic.Bool) (backend, error) { return openKqueue(mu) }
 
 // kqMaxWait caps one kevent timeout well below the 10^8 seconds that Darwin and older
 // OpenBSD accept (itimerfix: EINVAL above), as Go's runtime does. Poller.Wait waits again

@@ -5,6 +5,7 @@ package poller
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,11 +14,12 @@ func osBackends() []Backend {
 	return []Backend{nativeBackend, BackendPoll, BackendSelect}
 }
 
-// openBackend opens backend b and returns it with the mode bits it honours.
-func openBackend(b Backend, mu *sync.Mutex) (backend, Flags, error) {
+// openBackend opens backend b and returns it with the mode bits it honours. mu and
+// wakePending are the Poller's.
+func openBackend(b Backend, mu *sync.Mutex, wakePending *atomic.Bool) (backend, Flags, error) {
 	switch b {
 	case nativeBackend:
-		nb, err := openNative(mu)
+		nb, err := openNative(mu, wakePending)
 		return nb, EdgeTriggered | OneShot, err
 	case BackendPoll:
 		pb, err := openPoll(mu)

@@ -109,7 +109,13 @@ func (b *pollBackend) wait(events []Event, timeout time.Duration) (int, error) {
 	b.waiting, b.kicked = true, false
 	b.mu.Unlock()
 
-	_, err := sysPoll(b.work, timeout)
+	work := b.work
+	if timeout == 0 {
+		// A poll that cannot block needs no wakeup, and Wait serves a pending Wake by
+		// its flag; a byte left in the pipe is drained by the next blocking wait.
+		work = work[1:]
+	}
+	_, err := sysPoll(work, timeout)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -159,7 +159,7 @@ func Open() (*Poller, error) {
 func OpenBackend(b Backend) (*Poller, error) {
 	p := &Poller{kind: b}
 	var err error
-	p.b, p.modes, err = openBackend(b, &p.mu)
+	p.b, p.modes, err = openBackend(b, &p.mu, &p.wakePending)
 	if err != nil {
 		return nil, err
 	}
@@ -283,8 +283,10 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 			return 0, err
 		}
 		// A pending Wake is served by this return whether or not the kernel saw its write.
-		if n > 0 || p.wakePending.Load() {
-			p.wakePending.Store(false)
+		if pending := p.wakePending.Load(); n > 0 || pending {
+			if pending {
+				p.wakePending.Store(false)
+			}
 			return n, nil
 		}
 		// Nothing for the caller: a timeout, a signal, the backend's own wakeup after a

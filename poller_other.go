@@ -4,6 +4,7 @@ package poller
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +43,6 @@ func errBadFd(op string) error { return ErrUnsupported }
 
 func isEINTR(err error) bool { return false }
 
-func openBackend(b Backend, mu *sync.Mutex) (backend, Flags, error) {
+func openBackend(b Backend, mu *sync.Mutex, wakePending *atomic.Bool) (backend, Flags, error) {
 	return nil, 0, ErrUnsupported
 }

@@ -26,6 +26,7 @@ type selectBackend struct {
 	regs         [FdSetSize]selectReg
 	rset, wset   unix.FdSet // the armed interest, ready to copy into a wait
 	maxFd        int        // the highest fd in the sets, the wake pipe included
+	nwrite       int        // the fds in wset
 	nbad         int
 	seq          uint64
 	waiting      bool // a wait is in select(2) on a copy of the sets
@@ -110,16 +111,23 @@ func (b *selectBackend) delete(fd int) error {
 func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error) {
 	b.mu.Lock()
 	r, w := b.rset, b.wset
-	r.Set(b.wakeR)
 	nfd := b.maxFd + 1
 	if b.nbad > 0 {
 		timeout = 0 // the bad fds are ready now
+	}
+	if timeout != 0 {
+		r.Set(b.wakeR) // as in poll: a select that cannot block needs no wakeup
+	}
+	// An empty write set still costs the kernel a copy in and out of nfd bits.
+	var wp *unix.FdSet
+	if b.nwrite > 0 {
+		wp = &w
 	}
 	snap := b.seq
 	b.waiting, b.kicked = true, false
 	b.mu.Unlock()
 
-	_, err := sysSelect(nfd, &r, &w, nil, timeout)
+	_, err := sysSelect(nfd, &r, wp, nil, timeout)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -204,13 +212,19 @@ func (b *selectBackend) arm(fd int, flags Flags) {
 		b.rset.Set(fd)
 	}
 	if flags&Writable != 0 {
+		if !b.wset.IsSet(fd) {
+			b.nwrite++
+		}
 		b.wset.Set(fd)
 	}
 }
 
 func (b *selectBackend) disarm(fd int) {
 	b.rset.Clear(fd)
-	b.wset.Clear(fd)
+	if b.wset.IsSet(fd) {
+		b.nwrite--
+		b.wset.Clear(fd)
+	}
 }
 
 // kick wakes a wait blocked in select(2) so that it rebuilds its sets; one wakeup per
