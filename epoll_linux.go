@@ -80,14 +80,14 @@ func (e *epollBackend) add(fd int, flags Flags) error {
 		e.lastGen = 1
 	}
 	ev := unix.EpollEvent{Events: epollEvents(flags), Fd: int32(fd), Pad: e.lastGen}
-	err := epollCtl(e.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
-	if err == unix.EEXIST {
+	errno := epollCtl(e.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	if errno == unix.EEXIST {
 		// The kernel still holds this (file, fd) pair: the caller closed fd without Delete
 		// and dup2'd the same file back onto the number. Take the entry over.
-		err = epollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+		errno = epollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
 	}
-	if err != nil {
-		return os.NewSyscallError("epoll_ctl", err)
+	if errno != 0 {
+		return os.NewSyscallError("epoll_ctl", errno)
 	}
 	if fd >= len(e.regs) {
 		// Grown only after the kernel accepted fd, so fd is a real, rlimit-bounded number.
@@ -102,8 +102,8 @@ func (e *epollBackend) modify(fd int, flags Flags) error {
 		return ErrNotRegistered
 	}
 	ev := unix.EpollEvent{Events: epollEvents(flags), Fd: int32(fd), Pad: e.regs[fd].gen}
-	if err := epollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
-		return os.NewSyscallError("epoll_ctl", err)
+	if errno := epollCtl(e.epfd, unix.EPOLL_CTL_MOD, fd, &ev); errno != 0 {
+		return os.NewSyscallError("epoll_ctl", errno)
 	}
 	e.regs[fd].flags = flags
 	return nil
@@ -116,13 +116,13 @@ func (e *epollBackend) delete(fd int) error {
 	e.regs[fd] = epollReg{}
 	// Kernels before 2.6.9 want a non-nil event even for DEL.
 	var ev unix.EpollEvent
-	err := epollCtl(e.epfd, unix.EPOLL_CTL_DEL, fd, &ev)
+	errno := epollCtl(e.epfd, unix.EPOLL_CTL_DEL, fd, &ev)
 	// EBADF: the caller closed fd first. ENOENT: the number now names another file. The
 	// registration is gone from the caller's view either way; if a dup keeps the old file
 	// alive, the kernel goes on reporting it, and wait drops those events by their tag
 	// (golang/go#59545).
-	if err != nil && err != unix.EBADF && err != unix.ENOENT {
-		return os.NewSyscallError("epoll_ctl", err)
+	if errno != 0 && errno != unix.EBADF && errno != unix.ENOENT {
+		return os.NewSyscallError("epoll_ctl", errno)
 	}
 	return nil
 }

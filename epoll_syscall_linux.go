@@ -51,13 +51,11 @@ func probePwait2(epfd int) bool {
 	return errno == 0 || errno == unix.EINTR
 }
 
-// epollCtl is epoll_ctl(2). Like unix.EpollCtl it cannot block and skips the scheduler
-// hand-off; unlike it, it is small enough to inline, which Modify's cost shows.
-func epollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+// epollCtl is epoll_ctl(2), returning 0 for success. Like unix.EpollCtl it cannot block
+// and skips the scheduler hand-off; unlike it, it is small enough to inline, which
+// Modify's cost shows.
+func epollCtl(epfd, op, fd int, ev *unix.EpollEvent) unix.Errno {
 	_, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd),
 		uintptr(unsafe.Pointer(ev)), 0, 0)
-	if errno != 0 {
-		return errno
-	}
-	return nil
+	return errno
 }
