@@ -21,9 +21,9 @@
 //	done > /tmp/bench.txt
 //	benchstat -col '/impl@(raw poller)' -filter '.unit:cpu-ns/op' /tmp/bench.txt
 //
-// Wait with N socketpairs needs 2N+128 descriptors; the benchmark raises RLIMIT_NOFILE
-// itself, and where it cannot (N=10000 under a hard limit of 20000) it skips, saying why
-// on stderr.
+// Wait over N registered fds uses both ends of N/2 socketpairs, N+128 descriptors; the
+// benchmark raises RLIMIT_NOFILE itself, and where it cannot it skips, saying why on
+// stderr.
 
 package poller_test
 
@@ -612,34 +612,32 @@ func benchEpollCreate(b *testing.B) int {
 // the Pollers' and the raw twins'.
 const benchFdSlack = 128
 
-// benchPairs returns n non-blocking socketpairs, closed when b ends. The readers hold the
-// lowest free numbers, densely, so that 1000 of them fit in an fd_set; the writers are
-// moved above them.
+// benchPairs returns n non-blocking socket ends to register (readers) and, for each, the
+// end that makes it readable (writers[i] is readers[i]'s peer). Both ends of each
+// socketpair are readers, so n registered fds cost n descriptors (10,000 fit under a
+// hard RLIMIT_NOFILE of 20,000), and they hold the lowest free numbers, densely, so that
+// 1000 of them fit in an fd_set. All are closed when b ends.
 func benchPairs(b *testing.B, n int) (readers, writers []int) {
-	benchNofile(b, uint64(2*n+benchFdSlack))
+	benchNofile(b, uint64(n+1+benchFdSlack))
 	readers = make([]int, 0, n)
 	writers = make([]int, 0, n)
 	b.Cleanup(func() {
 		for _, fd := range readers {
 			unix.Close(fd)
 		}
-		for _, fd := range writers {
-			unix.Close(fd)
+		if n%2 == 1 { // the last pair's second end is a writer only
+			unix.Close(writers[n-1])
 		}
 	})
-	above := n + benchFdSlack/2
-	for i := 0; i < n; i++ {
+	for len(readers) < n {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			b.Fatalf("socketpair %d of %d: %v", i+1, n, err)
+			b.Fatalf("socketpair for fd %d of %d: %v", len(readers)+1, n, err)
 		}
-		readers = append(readers, fds[0])
-		w, err := unix.FcntlInt(uintptr(fds[1]), unix.F_DUPFD_CLOEXEC, above)
-		unix.Close(fds[1])
-		if err != nil {
-			b.Fatalf("F_DUPFD_CLOEXEC: %v", err)
+		readers, writers = append(readers, fds[0]), append(writers, fds[1])
+		if len(readers) < n {
+			readers, writers = append(readers, fds[1]), append(writers, fds[0])
 		}
-		writers = append(writers, w)
 	}
 	return readers, writers
 }
