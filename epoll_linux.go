@@ -160,6 +160,18 @@ func (e *epollBackend) wait(events []Event, timeout time.Duration) (int, error) 
 	}
 }
 
+func (e *epollBackend) wake() error {
+	_, err := unix.Write(e.wakeFd, e.wakeBuf[:])
+	if err != nil && err != unix.EAGAIN { // EAGAIN: the counter is full, so already readable
+		return os.NewSyscallError("write", err)
+	}
+	return nil
+}
+
+func (e *epollBackend) close() error {
+	return closeFds(e.wakeFd, e.epfd)
+}
+
 // collect translates the kernel's events into events[k:]. It returns the new count, how
 // many events it dropped, and whether any entry came back that this wait has seen.
 func (e *epollBackend) collect(events []Event, k int, got []unix.EpollEvent) (int, int, bool) {
@@ -205,18 +217,6 @@ func (e *epollBackend) collect(events []Event, k int, got []unix.EpollEvent) (in
 		e.mu.Unlock()
 	}
 	return k, dropped, again
-}
-
-func (e *epollBackend) wake() error {
-	_, err := unix.Write(e.wakeFd, e.wakeBuf[:])
-	if err != nil && err != unix.EAGAIN { // EAGAIN: the counter is full, so already readable
-		return os.NewSyscallError("write", err)
-	}
-	return nil
-}
-
-func (e *epollBackend) close() error {
-	return closeFds(e.wakeFd, e.epfd)
 }
 
 func epollEvents(flags Flags) uint32 {
