@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rawpoll/poller"
+	"github.com/rawpoll/poller/examples/internal/socktest"
 )
 
 // startServer runs a chat server on 127.0.0.1:0 until the test ends. Its log goes to the
@@ -20,23 +19,11 @@ import (
 func startServer(t *testing.T, b poller.Backend, limit int) (*server, <-chan string) {
 	t.Helper()
 	slow := make(chan string, 8)
-	s, err := newServer("127.0.0.1:0", b, limit, log.New(logWriter{t, slow}, "", 0))
+	s, err := newServer("127.0.0.1:0", b, limit, socktest.Logger(t, slow, "too slow"))
 	if err != nil {
 		t.Fatalf("newServer(%v): %v", b, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.serve() }()
-	t.Cleanup(func() {
-		s.Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Errorf("serve did not return within 5s of Stop")
-		}
-	})
+	socktest.Serve(t, s.serve, s.Stop)
 	return s, slow
 }
 
@@ -50,13 +37,8 @@ type chatClient struct {
 // client is registered: from then on it receives every line.
 func join(t *testing.T, addr string) *chatClient {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
-	c := &chatClient{conn: conn.(*net.TCPConn), r: bufio.NewReader(conn), name: conn.LocalAddr().String()}
+	conn := socktest.Dial(t, addr)
+	c := &chatClient{conn: conn, r: bufio.NewReader(conn), name: conn.LocalAddr().String()}
 	welcome, err := c.r.ReadString('\n')
 	if err != nil {
 		t.Fatalf("reading the welcome: %v", err)
@@ -113,11 +95,7 @@ func TestRoom(t *testing.T) {
 					}
 				}(c)
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
+			socktest.Report(t, &wg, errs)
 		})
 	}
 }
@@ -182,22 +160,4 @@ func TestSlowClient(t *testing.T) {
 			}
 		})
 	}
-}
-
-// logWriter sends the server's log to the test log, and lines about slow clients to slow.
-type logWriter struct {
-	t    *testing.T
-	slow chan string
-}
-
-func (w logWriter) Write(b []byte) (int, error) {
-	line := string(bytes.TrimSuffix(b, []byte("\n")))
-	w.t.Log(line)
-	if strings.Contains(line, "too slow") {
-		select {
-		case w.slow <- line:
-		default:
-		}
-	}
-	return len(b), nil
 }

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rawpoll/poller"
+	"github.com/rawpoll/poller/examples/internal/socktest"
 )
 
 // slowServer is the server of the source text: it reads the request and answers 300 ms
@@ -18,11 +18,7 @@ import (
 // and a channel with the request it read.
 func slowServer(t *testing.T, reply string) (string, <-chan string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := socktest.Listen(t)
 	requests := make(chan string, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -72,10 +68,7 @@ func TestSlowServer(t *testing.T) {
 
 func TestRefused(t *testing.T) {
 	// A port that nobody listens on: listen, note the port, close.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := socktest.Listen(t)
 	addr := ln.Addr().String()
 	ln.Close()
 	for _, b := range poller.Backends() {
@@ -98,11 +91,7 @@ func TestRefused(t *testing.T) {
 
 func TestStop(t *testing.T) {
 	// A server that accepts and never answers: only Stop ends the client.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := socktest.Listen(t)
 	for _, b := range poller.Backends() {
 		t.Run(b.String(), func(t *testing.T) {
 			c, err := newClient(b)
@@ -117,13 +106,11 @@ func TestStop(t *testing.T) {
 			}
 			defer conn.Close()
 			c.Stop()
-			select {
-			case err := <-done:
-				if err != errInterrupted {
-					t.Fatalf("run: %v; want errInterrupted", err)
-				}
-			case <-time.After(5 * time.Second):
+			switch err := socktest.Await(done); {
+			case err == socktest.ErrNoReturn:
 				t.Fatal("run did not return within 5s of Stop")
+			case err != errInterrupted:
+				t.Fatalf("run: %v; want errInterrupted", err)
 			}
 		})
 	}

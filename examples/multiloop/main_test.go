@@ -1,41 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/rawpoll/poller"
+	"github.com/rawpoll/poller/examples/internal/socktest"
 )
-
-// echoed sends msg on c, reading concurrently (a message larger than the socket buffers
-// would otherwise deadlock), and checks that the same bytes come back.
-func echoed(c net.Conn, msg []byte) error {
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := c.Write(msg)
-		wrote <- err
-	}()
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return err
-	}
-	if err := <-wrote; err != nil {
-		return err
-	}
-	if !bytes.Equal(got, msg) {
-		return errors.New("the echo differs from the message")
-	}
-	return nil
-}
 
 func TestMultiloop(t *testing.T) {
 	const loops, clients = 4, 64
@@ -55,22 +32,17 @@ func TestMultiloop(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			done := make(chan error, 1)
-			go func() { done <- g.serve() }()
+			srv := socktest.Start(g.serve, g.Stop)
 			stopped := false
 			stop := func() {
 				if stopped {
 					return
 				}
 				stopped = true
-				g.Stop()
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Errorf("serve: %v", err)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatal("serve did not return within 5s of Stop")
+				if err := srv.Stop(); errors.Is(err, socktest.ErrNoReturn) {
+					t.Fatal(err)
+				} else if err != nil {
+					t.Error(err)
 				}
 			}
 			defer stop()
@@ -81,28 +53,22 @@ func TestMultiloop(t *testing.T) {
 				wg.Add(1)
 				go func(i int) {
 					defer wg.Done()
-					c, err := net.DialTimeout("tcp", g.addr, 5*time.Second)
+					c, err := socktest.DialConn(g.addr)
 					if err != nil {
 						errs <- err
 						return
 					}
 					defer c.Close()
-					c.SetDeadline(time.Now().Add(20 * time.Second))
-					for j := 0; j < 20; j++ {
+					err = socktest.EchoAll(c, i, 20, func(j int) []byte {
 						size := (i*977 + j*131) % 5000
-						msg := []byte(fmt.Sprintf("client %d message %d %s|", i, j, strings.Repeat("z", size)))
-						if err := echoed(c, msg); err != nil {
-							errs <- fmt.Errorf("client %d message %d: %v", i, j, err)
-							return
-						}
+						return []byte(fmt.Sprintf("client %d message %d %s|", i, j, strings.Repeat("z", size)))
+					})
+					if err != nil {
+						errs <- err
 					}
 				}(i)
 			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
+			socktest.Report(t, &wg, errs)
 			t.Run("pending", func(t *testing.T) { testPending(t, g) })
 
 			stop() // the counts are read once the loops have returned
@@ -137,34 +103,7 @@ func testPending(t *testing.T, g *group) {
 		return n
 	}
 	before := blocked()
-	c, err := net.DialTimeout("tcp", g.addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	// About 16 MiB; a pattern of odd length, so that a lost or repeated chunk shows.
-	msg := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz!"), 16<<20/37)
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := c.Write(msg)
-		wrote <- err
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for blocked() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("no loop had a write refused: the pending path was not taken")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-wrote; err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, msg) {
-		t.Fatal("the 16 MiB echo differs from the message")
-	}
+	c := socktest.Dial(t, g.addr)
+	socktest.EchoBlocked(t, c, func() bool { return blocked() != before },
+		"no loop had a write refused: the pending path was not taken")
 }

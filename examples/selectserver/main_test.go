@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rawpoll/poller"
+	"github.com/rawpoll/poller/examples/internal/socktest"
 )
 
 // startServer runs the select loop on 127.0.0.1:0 until the test ends. Its log goes to
@@ -21,56 +19,12 @@ import (
 func startServer(t *testing.T) (*server, <-chan string) {
 	t.Helper()
 	lines := make(chan string, 64)
-	s, err := newServer("127.0.0.1:0", log.New(logWriter{t, lines}, "", 0))
+	s, err := newServer("127.0.0.1:0", socktest.Logger(t, lines, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.serve() }()
-	t.Cleanup(func() {
-		s.Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Errorf("serve did not return within 5s of Stop")
-		}
-	})
+	socktest.Serve(t, s.serve, s.Stop)
 	return s, lines
-}
-
-func dial(t *testing.T, addr string) *net.TCPConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	return c.(*net.TCPConn)
-}
-
-// echoed sends msg on c, reading concurrently (a message larger than the socket buffers
-// would otherwise deadlock), and checks that the same bytes come back.
-func echoed(c net.Conn, msg []byte) error {
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := c.Write(msg)
-		wrote <- err
-	}()
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return err
-	}
-	if err := <-wrote; err != nil {
-		return err
-	}
-	if !bytes.Equal(got, msg) {
-		return errors.New("the echo differs from the message")
-	}
-	return nil
 }
 
 func TestEcho(t *testing.T) {
@@ -78,30 +32,24 @@ func TestEcho(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := 0; i < 8; i++ {
-		c := dial(t, s.addr)
+		c := socktest.Dial(t, s.addr)
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			for j := 0; j < 30; j++ {
-				msg := []byte(fmt.Sprintf("client %d message %d %s|", i, j, strings.Repeat("y", (i*131+j*977)%3000)))
-				if err := echoed(c, msg); err != nil {
-					errs <- fmt.Errorf("client %d message %d: %v", i, j, err)
-					return
-				}
+			err := socktest.EchoAll(c, i, 30, func(j int) []byte {
+				return []byte(fmt.Sprintf("client %d message %d %s|", i, j, strings.Repeat("y", (i*131+j*977)%3000)))
+			})
+			if err != nil {
+				errs <- err
 			}
 		}(i)
 	}
 	// One message larger than the socket buffers, so that the write set is used.
-	c := dial(t, s.addr)
-	big := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz!"), 16<<20/37) // odd length: a lost chunk shows
-	if err := echoed(c, big); err != nil {
+	c := socktest.Dial(t, s.addr)
+	if err := socktest.Echoed(c, socktest.BigMessage()); err != nil {
 		t.Errorf("16 MiB message: %v", err)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	socktest.Report(t, &wg, errs)
 }
 
 // TestFdTooLarge fills every fd number below FdSetSize, so that the next connection the
@@ -154,7 +102,7 @@ func TestFdTooLarge(t *testing.T) {
 	})
 
 	t.Run("server", func(t *testing.T) {
-		c := dial(t, s.addr)
+		c := socktest.Dial(t, s.addr)
 		got, err := io.ReadAll(c) // the server explains, then closes
 		if err != nil {
 			t.Fatal(err)
@@ -180,23 +128,7 @@ func TestFdTooLarge(t *testing.T) {
 		syscall.Close(fd)
 	}
 	filler = nil
-	if err := echoed(dial(t, s.addr), []byte("back to normal")); err != nil {
+	if err := socktest.Echoed(socktest.Dial(t, s.addr), []byte("back to normal")); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// logWriter sends the server's log to the test log and to lines.
-type logWriter struct {
-	t     *testing.T
-	lines chan string
-}
-
-func (w logWriter) Write(b []byte) (int, error) {
-	line := string(bytes.TrimSuffix(b, []byte("\n")))
-	w.t.Log(line)
-	select {
-	case w.lines <- line:
-	default:
-	}
-	return len(b), nil
 }
