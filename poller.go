@@ -2,6 +2,7 @@ package poller
 
 import (
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,23 +52,9 @@ func (f Flags) String() string {
 		}
 	}
 	if f != 0 {
-		parts = append(parts, "0x"+strconvHex(uint32(f)))
+		parts = append(parts, "0x"+strconv.FormatUint(uint64(f), 16))
 	}
 	return strings.Join(parts, "|")
-}
-
-func strconvHex(v uint32) string {
-	const digits = "0123456789abcdef"
-	var b [8]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = digits[v&0xf]
-		v >>= 4
-		if v == 0 {
-			return string(b[i:])
-		}
-	}
 }
 
 // Event is one ready fd, as filled in by Wait.
@@ -102,7 +89,7 @@ func (b Backend) String() string {
 	case BackendSelect:
 		return "select"
 	}
-	return "Backend(" + strconvHex(uint32(b)) + ")"
+	return "Backend(" + strconv.Itoa(int(b)) + ")"
 }
 
 // backend is what each mechanism implements, one file each, with the methods in this order.

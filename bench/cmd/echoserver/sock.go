@@ -69,36 +69,32 @@ var rawIO = true
 // blocking Wait(-1) keeps the ordinary path, which it needs.
 func readFd(fd int, p []byte) (int, error) {
 	if !rawIO {
-		for {
-			n, err := unix.Read(fd, p)
-			if err != unix.EINTR {
-				return n, err
-			}
-		}
+		return retryEINTR(unix.Read, fd, p)
 	}
-	for {
-		r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
-		switch errno {
-		case 0:
-			return int(r), nil
-		case unix.EINTR:
-			continue
-		}
-		return 0, errno
-	}
+	return rawRW(unix.SYS_READ, fd, p)
 }
 
 func writeFd(fd int, p []byte) (int, error) {
 	if !rawIO {
-		for {
-			n, err := unix.Write(fd, p)
-			if err != unix.EINTR {
-				return n, err
-			}
+		return retryEINTR(unix.Write, fd, p)
+	}
+	return rawRW(unix.SYS_WRITE, fd, p)
+}
+
+// retryEINTR calls rw, the ordinary x/sys read or write, until no signal interrupts it.
+func retryEINTR(rw func(int, []byte) (int, error), fd int, p []byte) (int, error) {
+	for {
+		n, err := rw(fd, p)
+		if err != unix.EINTR {
+			return n, err
 		}
 	}
+}
+
+// rawRW is read(2) or write(2) (sysno) through RawSyscall, retried on EINTR.
+func rawRW(sysno uintptr, fd int, p []byte) (int, error) {
 	for {
-		r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		r, _, errno := unix.RawSyscall(sysno, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
 		switch errno {
 		case 0:
 			return int(r), nil
