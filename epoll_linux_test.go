@@ -13,7 +13,7 @@ import (
 // reporting it under the old number. After Delete, no Wait may report that number unless
 // it was added again, and then only for the new file's readiness.
 func TestEpollDeadRegistration(t *testing.T) {
-	p := openPoller(t, poller.BackendEpoll)
+	p := openPoller(t, backendOf(poller.BackendEpoll))
 	old := socketPair(t)
 	mustAdd(t, p, old[0], poller.Readable)
 	dup, err := unix.Dup(old[0])

@@ -15,11 +15,40 @@ import (
 // generous: CI runs under -race and qemu on a shared 2-core machine.
 const slack = 2 * time.Second
 
-func openPoller(t testing.TB, b poller.Backend) *poller.Poller {
+// testBackend is one configuration the shared tests run against: a backend this OS has,
+// or, on Linux, the kqueue backend's code over one flavour of the kernel model.
+type testBackend struct {
+	name string // the subtest name: "epoll", "kqueue-netbsd"
+	kind poller.Backend
+	open func() (*poller.Poller, error)
+}
+
+func (b testBackend) String() string { return b.name }
+
+// backendOf is the test configuration of a backend this OS has.
+func backendOf(kind poller.Backend) testBackend {
+	return testBackend{
+		name: kind.String(),
+		kind: kind,
+		open: func() (*poller.Poller, error) { return poller.OpenBackend(kind) },
+	}
+}
+
+// testBackends lists every configuration the shared tests run against: the backends
+// this OS has, best first, then the kernel models that stand in for other kernels.
+func testBackends() []testBackend {
+	var bs []testBackend
+	for _, kind := range poller.Backends() {
+		bs = append(bs, backendOf(kind))
+	}
+	return append(bs, modelBackends()...)
+}
+
+func openPoller(t testing.TB, b testBackend) *poller.Poller {
 	t.Helper()
-	p, err := poller.OpenBackend(b)
+	p, err := b.open()
 	if err != nil {
-		t.Fatalf("OpenBackend(%v): %v", b, err)
+		t.Fatalf("open %v: %v", b, err)
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
@@ -182,7 +211,7 @@ func expectSilent(t testing.TB, p *poller.Poller, fd int, d time.Duration) {
 }
 
 // hasHangup reports whether backend b can tell a hangup from plain readiness.
-func hasHangup(b poller.Backend) bool { return b != poller.BackendSelect }
+func hasHangup(b testBackend) bool { return b.kind != poller.BackendSelect }
 
 // openFds counts this process's open descriptors.
 func openFds(t testing.TB) int {

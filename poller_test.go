@@ -19,7 +19,7 @@ import (
 // every backend this OS has.
 var behaviours = []struct {
 	name string
-	run  func(t *testing.T, b poller.Backend)
+	run  func(t *testing.T, b testBackend)
 }{
 	// Registration
 	{"InvalidFlags", testInvalidFlags},
@@ -70,7 +70,7 @@ var behaviours = []struct {
 }
 
 func TestBehaviour(t *testing.T) {
-	for _, b := range poller.Backends() {
+	for _, b := range testBackends() {
 		b := b
 		t.Run(b.String(), func(t *testing.T) {
 			for _, tc := range behaviours {
@@ -126,7 +126,7 @@ func TestStrings(t *testing.T) {
 
 // Registration
 
-func testInvalidFlags(t *testing.T, b poller.Backend) {
+func testInvalidFlags(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	bad := []poller.Flags{0, poller.Hangup, poller.Errored, poller.Readable | poller.Hangup,
@@ -145,11 +145,11 @@ func testInvalidFlags(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testUnsupportedMode(t *testing.T, b poller.Backend) {
+func testUnsupportedMode(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	err := p.Add(sp[0], poller.Readable|poller.EdgeTriggered)
-	switch b {
+	switch b.kind {
 	case poller.BackendPoll, poller.BackendSelect:
 		if !errors.Is(err, poller.ErrUnsupported) {
 			t.Fatalf("edge-triggered Add on %v: %v, want ErrUnsupported", b, err)
@@ -161,7 +161,7 @@ func testUnsupportedMode(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testAddExisting(t *testing.T, b poller.Backend) {
+func testAddExisting(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable)
@@ -176,7 +176,7 @@ func testAddExisting(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testNotRegistered(t *testing.T, b poller.Backend) {
+func testNotRegistered(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	for _, fd := range []int{sp[0], -1, 1 << 20, math.MaxInt} {
@@ -196,7 +196,7 @@ func testNotRegistered(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testBadFds(t *testing.T, b poller.Backend) {
+func testBadFds(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	for _, fd := range []int{-1, math.MinInt, aboveInt32(0)} {
 		if err := p.Add(fd, poller.Readable); !errors.Is(err, unix.EBADF) {
@@ -222,7 +222,7 @@ func testBadFds(t *testing.T, b poller.Backend) {
 	}
 	defer f.Close()
 	err = p.Add(int(f.Fd()), poller.Readable)
-	if b == poller.BackendEpoll {
+	if b.kind == poller.BackendEpoll {
 		if !errors.Is(err, unix.EPERM) {
 			t.Errorf("Add of a regular file on epoll: %v, want EPERM", err)
 		}
@@ -234,7 +234,7 @@ func testBadFds(t *testing.T, b poller.Backend) {
 		p.Delete(int(f.Fd()))
 	}
 
-	if b == poller.BackendSelect {
+	if b.kind == poller.BackendSelect {
 		high := dupAbove(t, sp[0], poller.FdSetSize)
 		if err := p.Add(high, poller.Readable); !errors.Is(err, poller.ErrFdTooLarge) {
 			t.Errorf("select Add(%d): %v, want ErrFdTooLarge", high, err)
@@ -277,8 +277,8 @@ func dupAbove(t *testing.T, fd, min int) int {
 	return high
 }
 
-func testNeverClosesWatchedFds(t *testing.T, b poller.Backend) {
-	p, err := poller.OpenBackend(b)
+func testNeverClosesWatchedFds(t *testing.T, b testBackend) {
+	p, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func testNeverClosesWatchedFds(t *testing.T, b poller.Backend) {
 // testCloseBeforeDelete breaks the ownership rule on purpose: the fd is closed while
 // registered. The poller must go on serving the other fds, Delete must free the slot,
 // and the reused number must be addable again.
-func testCloseBeforeDelete(t *testing.T, b poller.Backend) {
+func testCloseBeforeDelete(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	a, other := socketPair(t), socketPair(t)
 	for _, fd := range []int{a[0], other[0]} {
@@ -324,7 +324,7 @@ func testCloseBeforeDelete(t *testing.T, b poller.Backend) {
 // testClosedFdDoesNotWedge: a registered fd closed without Delete must not make every
 // later Wait fail (select fails whole calls with EBADF; poll reports POLLNVAL). poll and
 // select report it Errored until Delete; epoll and kqueue drop it.
-func testClosedFdDoesNotWedge(t *testing.T, b poller.Backend) {
+func testClosedFdDoesNotWedge(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	a, other := socketPair(t), socketPair(t)
 	for _, fd := range []int{a[0], other[0]} {
@@ -340,7 +340,7 @@ func testClosedFdDoesNotWedge(t *testing.T, b poller.Backend) {
 		if got[ready[0]] != poller.Writable {
 			t.Fatalf("wait %d: a ready fd reported %v, want Writable", i, got[ready[0]])
 		}
-		switch b {
+		switch b.kind {
 		case poller.BackendPoll, poller.BackendSelect:
 			if got[num] != poller.Errored|poller.Readable {
 				t.Fatalf("wait %d: closed fd reported %v, want Readable|Errored", i, got[num])
@@ -366,7 +366,7 @@ func testClosedFdDoesNotWedge(t *testing.T, b poller.Backend) {
 
 // Waiting
 
-func testEmptyEvents(t *testing.T, b poller.Backend) {
+func testEmptyEvents(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	for _, events := range [][]poller.Event{nil, {}} {
 		if _, err := p.Wait(events, 0); !errors.Is(err, unix.EINVAL) {
@@ -375,7 +375,7 @@ func testEmptyEvents(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testTimeoutZero(t *testing.T, b poller.Backend) {
+func testTimeoutZero(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable)
@@ -389,7 +389,7 @@ func testTimeoutZero(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testTimeoutPositive(t *testing.T, b poller.Backend) {
+func testTimeoutPositive(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	for _, d := range []time.Duration{time.Millisecond, 30 * time.Millisecond, 1500 * time.Microsecond} {
 		start := time.Now()
@@ -410,7 +410,7 @@ func testTimeoutPositive(t *testing.T, b poller.Backend) {
 // testTimeoutSubMillisecond: a timeout below the backend's resolution is rounded up and
 // waited in the kernel, not turned into a loop of zero-timeout calls. The loop count is
 // seen through the CPU time spent: a 50 ms run of 100 µs waits sleeps nearly all of it.
-func testTimeoutSubMillisecond(t *testing.T, b poller.Backend) {
+func testTimeoutSubMillisecond(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	events := make([]poller.Event, 4)
 	var before, after unix.Rusage
@@ -438,7 +438,7 @@ func testTimeoutSubMillisecond(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testTimeoutNegativeBlocks(t *testing.T, b poller.Backend) {
+func testTimeoutNegativeBlocks(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable)
@@ -468,7 +468,7 @@ func testTimeoutNegativeBlocks(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testLevelTriggered(t *testing.T, b poller.Backend) {
+func testLevelTriggered(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable)
@@ -491,7 +491,7 @@ func testLevelTriggered(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testEdgeTriggered(t *testing.T, b poller.Backend) {
+func testEdgeTriggered(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	if err := p.Add(sp[0], poller.Readable|poller.EdgeTriggered); err != nil {
@@ -516,7 +516,7 @@ func testEdgeTriggered(t *testing.T, b poller.Backend) {
 	expectSilent(t, p, sp[0], 20*time.Millisecond)
 }
 
-func testOneShot(t *testing.T, b poller.Backend) {
+func testOneShot(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable|poller.OneShot)
@@ -542,14 +542,14 @@ func testOneShot(t *testing.T, b poller.Backend) {
 
 // wantHangup is what a reader registered with interest sees once its peer closed:
 // Readable|Hangup, or plain Readable where the backend cannot tell.
-func wantHangup(b poller.Backend, interest poller.Flags) poller.Flags {
+func wantHangup(b testBackend, interest poller.Flags) poller.Flags {
 	if !hasHangup(b) {
 		return interest
 	}
 	return interest | poller.Hangup
 }
 
-func testHangupSocketpair(t *testing.T, b poller.Backend) {
+func testHangupSocketpair(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable)
@@ -565,7 +565,7 @@ func testHangupSocketpair(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testHangupPipe(t *testing.T, b poller.Backend) {
+func testHangupPipe(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	pp := pipePair(t)
 	mustAdd(t, p, pp[0], poller.Readable)
@@ -583,7 +583,7 @@ func testHangupPipe(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testHangupTCP(t *testing.T, b poller.Backend) {
+func testHangupTCP(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	tp := tcpPair(t)
 	mustAdd(t, p, tp[0], poller.Readable)
@@ -596,7 +596,7 @@ func testHangupTCP(t *testing.T, b poller.Backend) {
 }
 
 // testHalfClose: a peer that shuts down only its writing side is a hangup to a reader.
-func testHalfClose(t *testing.T, b poller.Backend) {
+func testHalfClose(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	tp := tcpPair(t)
 	mustAdd(t, p, tp[0], poller.Readable)
@@ -607,17 +607,17 @@ func testHalfClose(t *testing.T, b poller.Backend) {
 	if f&poller.Readable == 0 {
 		t.Fatalf("half-closed peer: %v, want Readable", f)
 	}
-	if hasHangup(b) && b != poller.BackendPoll && f&poller.Hangup == 0 {
+	if hasHangup(b) && b.kind != poller.BackendPoll && f&poller.Hangup == 0 {
 		t.Fatalf("half-closed peer: %v, want Hangup", f)
 	}
-	if b == poller.BackendPoll && isLinux && f&poller.Hangup == 0 {
+	if b.kind == poller.BackendPoll && isLinux && f&poller.Hangup == 0 {
 		t.Fatalf("half-closed peer on Linux poll (POLLRDHUP): %v, want Hangup", f)
 	}
 	// The connection still carries data the other way.
 	write(t, tp[0], "still open")
 }
 
-func testErroredPipe(t *testing.T, b poller.Backend) {
+func testErroredPipe(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	pp := pipePair(t)
 	mustAdd(t, p, pp[1], poller.Writable)
@@ -627,7 +627,7 @@ func testErroredPipe(t *testing.T, b poller.Backend) {
 	if f&poller.Writable == 0 {
 		t.Fatalf("pipe whose reader is gone: %v, want Writable", f)
 	}
-	if b == poller.BackendEpoll || b == poller.BackendPoll && isLinux {
+	if b.kind == poller.BackendEpoll || b.kind == poller.BackendPoll && isLinux {
 		if f&poller.Errored == 0 {
 			t.Fatalf("pipe whose reader is gone: %v, want Errored", f)
 		}
@@ -637,7 +637,7 @@ func testErroredPipe(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testListenerReadable(t *testing.T, b poller.Backend) {
+func testListenerReadable(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	lfd, port := tcpListener(t)
 	mustAdd(t, p, lfd, poller.Readable)
@@ -656,7 +656,7 @@ func testListenerReadable(t *testing.T, b poller.Backend) {
 	expectSilent(t, p, lfd, 10*time.Millisecond)
 }
 
-func testConnectSucceeds(t *testing.T, b poller.Backend) {
+func testConnectSucceeds(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	_, port := tcpListener(t)
 	fd := tcpConnect(t, port)
@@ -669,7 +669,7 @@ func testConnectSucceeds(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testConnectRefused(t *testing.T, b poller.Backend) {
+func testConnectRefused(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	// A port nobody listens on: take one from a listener, then close it.
 	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
@@ -685,7 +685,7 @@ func testConnectRefused(t *testing.T, b poller.Backend) {
 	if f&poller.Writable == 0 {
 		t.Fatalf("refused connect: %v, want Writable", f)
 	}
-	if b == poller.BackendEpoll && f&poller.Errored == 0 {
+	if b.kind == poller.BackendEpoll && f&poller.Errored == 0 {
 		t.Fatalf("refused connect on epoll: %v, want Errored", f)
 	}
 	soerr, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
@@ -699,7 +699,7 @@ func testConnectRefused(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testOneEventPerFd(t *testing.T, b poller.Backend) {
+func testOneEventPerFd(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable|poller.Writable)
@@ -719,7 +719,7 @@ func testOneEventPerFd(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testNoStarvation(t *testing.T, b poller.Backend) {
+func testNoStarvation(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	const ready = 10
 	want := map[int]bool{}
@@ -771,7 +771,7 @@ func blockedWait(p *poller.Poller, timeout time.Duration) <-chan waitResult {
 // a synchronisation the tests rely on, only a way to exercise the blocked path.
 func waitBlocked() { time.Sleep(20 * time.Millisecond) }
 
-func testAddDuringWait(t *testing.T, b poller.Backend) {
+func testAddDuringWait(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	write(t, sp[1], "x")
@@ -789,7 +789,7 @@ func testAddDuringWait(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testModifyDuringWait(t *testing.T, b poller.Backend) {
+func testModifyDuringWait(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable)
@@ -809,7 +809,7 @@ func testModifyDuringWait(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testDeleteDuringWait(t *testing.T, b poller.Backend) {
+func testDeleteDuringWait(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable)
@@ -825,7 +825,7 @@ func testDeleteDuringWait(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testDeleteThenSilent(t *testing.T, b poller.Backend) {
+func testDeleteThenSilent(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable)
@@ -836,7 +836,7 @@ func testDeleteThenSilent(t *testing.T, b poller.Backend) {
 	expectSilent(t, p, sp[0], 20*time.Millisecond)
 }
 
-func testBusy(t *testing.T, b poller.Backend) {
+func testBusy(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	ch := make(chan error, 1)
 	go func() {
@@ -872,7 +872,7 @@ func testBusy(t *testing.T, b poller.Backend) {
 
 // testConcurrentChanges: goroutines churn their own fds while one goroutine waits; fds
 // that stay registered and ready are still reported.
-func testConcurrentChanges(t *testing.T, b poller.Backend) {
+func testConcurrentChanges(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	stay := socketPair(t)
 	mustAdd(t, p, stay[0], poller.Readable)
@@ -931,7 +931,7 @@ func testConcurrentChanges(t *testing.T, b poller.Backend) {
 
 // Waking and closing
 
-func testWakeBlocked(t *testing.T, b poller.Backend) {
+func testWakeBlocked(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	ch := blockedWait(p, -1)
 	waitBlocked()
@@ -948,7 +948,7 @@ func testWakeBlocked(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testWakeBeforeWait(t *testing.T, b poller.Backend) {
+func testWakeBeforeWait(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	if err := p.Wake(); err != nil {
 		t.Fatal(err)
@@ -963,7 +963,7 @@ func testWakeBeforeWait(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testWakeCoalesces(t *testing.T, b poller.Backend) {
+func testWakeCoalesces(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	for i := 0; i < 100; i++ {
 		if err := p.Wake(); err != nil {
@@ -999,7 +999,7 @@ func testWakeCoalesces(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testWakeNeverBlocks(t *testing.T, b poller.Backend) {
+func testWakeNeverBlocks(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	done := make(chan struct{})
 	go func() {
@@ -1022,8 +1022,8 @@ func testWakeNeverBlocks(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testCloseDuringWait(t *testing.T, b poller.Backend) {
-	p, err := poller.OpenBackend(b)
+func testCloseDuringWait(t *testing.T, b testBackend) {
+	p, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1051,8 +1051,8 @@ func testCloseDuringWait(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testAfterClose(t *testing.T, b poller.Backend) {
-	p, err := poller.OpenBackend(b)
+func testAfterClose(t *testing.T, b testBackend) {
+	p, err := b.open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1079,7 +1079,7 @@ func testAfterClose(t *testing.T, b poller.Backend) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
 		}
 	}
-	if p.Backend() != b {
+	if p.Backend() != b.kind {
 		t.Errorf("Backend after Close = %v", p.Backend())
 	}
 }
@@ -1087,9 +1087,9 @@ func testAfterClose(t *testing.T, b poller.Backend) {
 // testWakeRacingClose: Wake and Close race; a Wake that loses must never write into a
 // descriptor number Close released and the process reused. Each round opens pipes right
 // after Close (reusing the released numbers) and checks they stay empty.
-func testWakeRacingClose(t *testing.T, b poller.Backend) {
+func testWakeRacingClose(t *testing.T, b testBackend) {
 	for round := 0; round < 100; round++ {
-		p, err := poller.OpenBackend(b)
+		p, err := b.open()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1120,10 +1120,10 @@ func testWakeRacingClose(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testNoFdLeak(t *testing.T, b poller.Backend) {
+func testNoFdLeak(t *testing.T, b testBackend) {
 	before := openFds(t)
 	for i := 0; i < 50; i++ {
-		p, err := poller.OpenBackend(b)
+		p, err := b.open()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1141,7 +1141,7 @@ func testNoFdLeak(t *testing.T, b poller.Backend) {
 	}
 }
 
-func testZeroAllocs(t *testing.T, b poller.Backend) {
+func testZeroAllocs(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	mustAdd(t, p, sp[0], poller.Readable)
@@ -1172,7 +1172,7 @@ func testZeroAllocs(t *testing.T, b poller.Backend) {
 // testSignalStorm aims signals at the thread blocked in Wait. Go's own preemption
 // signal (SIGURG) makes EINTR common; none may reach the caller, and the timeout must
 // still end on time.
-func testSignalStorm(t *testing.T, b poller.Backend) {
+func testSignalStorm(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	type result struct {
 		n       int

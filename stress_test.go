@@ -21,8 +21,8 @@ import (
 func TestManyFds(t *testing.T) {
 	const pairs, ready = 5000, 100
 	raiseNofile(t, 2*pairs+256)
-	for _, b := range poller.Backends() {
-		if b == poller.BackendSelect {
+	for _, b := range testBackends() {
+		if b.kind == poller.BackendSelect {
 			continue
 		}
 		t.Run(b.String(), func(t *testing.T) {
@@ -63,7 +63,7 @@ func TestChurn(t *testing.T) {
 	if testing.Short() {
 		d = 300 * time.Millisecond
 	}
-	for _, b := range poller.Backends() {
+	for _, b := range testBackends() {
 		t.Run(b.String(), func(t *testing.T) {
 			p := openPoller(t, b)
 			var stay []int
@@ -140,12 +140,12 @@ func TestCloseRacingWait(t *testing.T) {
 	if testing.Short() {
 		rounds = 100
 	}
-	for _, b := range poller.Backends() {
+	for _, b := range testBackends() {
 		t.Run(b.String(), func(t *testing.T) {
 			fdsBefore := openFds(t)
 			goroutinesBefore := runtime.NumGoroutine()
 			for i := 0; i < rounds; i++ {
-				p, err := poller.OpenBackend(b)
+				p, err := b.open()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -186,7 +186,7 @@ func TestCloseRacingWait(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	type env struct {
 		p      *poller.Poller
-		b      poller.Backend
+		b      testBackend
 		fd     int // a registered socket
 		idle   int // an open, unregistered socket
 		closed int // a number just closed
@@ -195,7 +195,7 @@ func TestBadInput(t *testing.T) {
 	rows := []struct {
 		name string
 		call func(e env) error
-		want func(b poller.Backend) error // nil: success
+		want func(b testBackend) error // nil: success
 	}{
 		{"Add negative", func(e env) error { return e.p.Add(-1, poller.Readable) }, always(unix.EBADF)},
 		{"Add MinInt", func(e env) error { return e.p.Add(math.MinInt, poller.Readable) }, always(unix.EBADF)},
@@ -234,7 +234,7 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, always(nil)},
 	}
-	for _, b := range poller.Backends() {
+	for _, b := range testBackends() {
 		t.Run(b.String(), func(t *testing.T) {
 			for _, row := range rows {
 				t.Run(row.name, func(t *testing.T) {
@@ -295,30 +295,30 @@ func TestBadInput(t *testing.T) {
 	})
 }
 
-func always(err error) func(poller.Backend) error {
-	return func(poller.Backend) error { return err }
+func always(err error) func(testBackend) error {
+	return func(testBackend) error { return err }
 }
 
-func onEpoll(err error) func(poller.Backend) error {
-	return func(b poller.Backend) error {
-		if b == poller.BackendEpoll {
+func onEpoll(err error) func(testBackend) error {
+	return func(b testBackend) error {
+		if b.kind == poller.BackendEpoll {
 			return err
 		}
 		return nil
 	}
 }
 
-func tooLargeOr(err error) func(poller.Backend) error {
-	return func(b poller.Backend) error {
-		if b == poller.BackendSelect {
+func tooLargeOr(err error) func(testBackend) error {
+	return func(b testBackend) error {
+		if b.kind == poller.BackendSelect {
 			return poller.ErrFdTooLarge
 		}
 		return err
 	}
 }
 
-func edgeUnsupported(b poller.Backend) error {
-	if b == poller.BackendPoll || b == poller.BackendSelect {
+func edgeUnsupported(b testBackend) error {
+	if b.kind == poller.BackendPoll || b.kind == poller.BackendSelect {
 		return poller.ErrUnsupported
 	}
 	return nil
