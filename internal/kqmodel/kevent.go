@@ -1,0 +1,446 @@
+//go:build linux
+
+package kqmodel
+
+import (
+	"math"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pollInterval bounds a sleep while regular files are watched: their growth raises no Linux
+// wakeup the model can wait for.
+const pollInterval = 10 * time.Millisecond
+
+// Kqueue creates a queue and returns its descriptor: a real close-on-exec Linux descriptor (an
+// epoll instance) that polls readable when a kevent call on it could return an event, so Go's
+// runtime poller can park on it.
+func (k *Kernel) Kqueue() (int, error) {
+	q, err := newQueue()
+	if err != nil {
+		return -1, err
+	}
+	k.mu.Lock()
+	k.queues[q.userFd] = q
+	k.mu.Unlock()
+	return q.userFd, nil
+}
+
+// Close closes the queue descriptor and forgets its knotes. A Kevent blocked on the queue
+// returns EBADF.
+func (k *Kernel) Close(kq int) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	q := k.queues[kq]
+	if q == nil {
+		return unix.EBADF
+	}
+	delete(k.queues, kq)
+	q.closed = true
+	err := unix.Close(q.userFd)
+	if q.waiters > 0 {
+		// Wake the sleepers; the last one to leave closes ep and evfd, so a sleeper never
+		// waits on a number that was closed and reused.
+		one := [8]byte{1}
+		unix.Write(q.evfd, one[:])
+	} else {
+		q.release()
+	}
+	return err
+}
+
+// Kevent is kevent(2): it applies changes in order, then, if events has room, collects up to
+// len(events) events, waiting per timeout (nil: forever; zero: poll). It returns the number
+// of events, or -1 and an errno as x/sys's Kevent does.
+func (k *Kernel) Kevent(kq int, changes, events []Kevent, timeout *unix.Timespec) (int, error) {
+	k.mu.Lock()
+	q := k.queues[kq]
+	if q == nil {
+		k.mu.Unlock()
+		return -1, unix.EBADF
+	}
+	q.dropClosed()
+
+	// FreeBSD kern_kevent_fp: each change goes through kqueue_register; a failure, or any
+	// change with EV_RECEIPT, is written to the event list as flags = EV_ERROR, data = errno
+	// (0 for a receipt), using up one slot; with no slot left the call ends there, returning
+	// the error (or 0 for a receipt), the rest of the changelist unapplied. If any such entry
+	// was written, kevent returns their count without scanning ("nerrors"). OpenBSD
+	// sys_kevent is the same loop; NetBSD kevent1 too, without EV_RECEIPT before NetBSD 10.
+	nerr := 0
+	for i := range changes {
+		ch := changes[i]
+		errno := k.register(q, &ch)
+		if errno == 0 && !(k.sys.Receipt && ch.Flags&EV_RECEIPT != 0) {
+			continue
+		}
+		if nerr == len(events) {
+			q.sync()
+			k.mu.Unlock()
+			if errno != 0 {
+				return -1, errno
+			}
+			return 0, nil
+		}
+		ch.Flags = EV_ERROR
+		ch.Data = int64(errno)
+		events[nerr] = ch
+		nerr++
+	}
+	if nerr > 0 || len(events) == 0 {
+		q.sync()
+		k.mu.Unlock()
+		return nerr, nil
+	}
+	if e := k.failCallErrno; e != 0 {
+		k.failCallErrno = 0
+		q.sync()
+		k.mu.Unlock()
+		return -1, e
+	}
+
+	var deadline time.Time
+	if timeout != nil {
+		deadline = time.Now().Add(time.Duration(timeout.Nano()))
+	}
+	var evbuf [4]unix.EpollEvent
+	for {
+		n := k.scan(q, events)
+		q.sync()
+		if n > 0 || (timeout != nil && (timeout.Sec == 0 && timeout.Nsec == 0)) {
+			k.mu.Unlock()
+			return n, nil
+		}
+		ms := -1
+		if timeout != nil {
+			left := time.Until(deadline)
+			if left <= 0 {
+				k.mu.Unlock()
+				return 0, nil
+			}
+			ms = int((left + time.Millisecond - 1) / time.Millisecond)
+		}
+		if q.npolled > 0 && (ms < 0 || ms > int(pollInterval/time.Millisecond)) {
+			ms = int(pollInterval / time.Millisecond)
+		}
+		q.waiters++
+		ep := q.ep
+		k.mu.Unlock()
+		// Sleep without the mutex: ep is readable when a watched fd's state changes (rdEp,
+		// wrEp) or a knote is activated by another caller (evfd, see queue.sync).
+		_, err := unix.EpollWait(ep, evbuf[:], ms)
+		k.mu.Lock()
+		q.waiters--
+		if q.closed {
+			if q.waiters == 0 {
+				q.release()
+			}
+			k.mu.Unlock()
+			return -1, unix.EBADF
+		}
+		if err == unix.EINTR {
+			// FreeBSD kqueue_scan sleeps with PCATCH: a signal ends kevent with EINTR.
+			q.sync()
+			k.mu.Unlock()
+			return -1, unix.EINTR
+		}
+		if err != nil {
+			k.mu.Unlock()
+			return -1, err
+		}
+		q.dropClosed()
+	}
+}
+
+// kindOf maps the flavour's filter number to the filter the model runs.
+func (k *Kernel) kindOf(filter int32) (kind, bool) {
+	switch {
+	case filter == k.sys.FiltRead:
+		return kindRead, true
+	case filter == k.sys.FiltWrite:
+		return kindWrite, true
+	case k.sys.HasUser && filter == k.sys.FiltUser:
+		return kindUser, true
+	case k.sys.HasExcept && filter == k.sys.FiltExcept:
+		return kindExcept, true
+	}
+	return 0, false
+}
+
+// register applies one change, as kqueue_register does, and returns its errno (0: applied).
+func (k *Kernel) register(q *queue, ch *Kevent) unix.Errno {
+	// FreeBSD kqueue_fo_find: an unknown filter is EINVAL (the model knows no other filter:
+	// EVFILT_VNODE, EVFILT_TIMER and the rest are EINVAL here too).
+	kd, ok := k.kindOf(ch.Filter)
+	if !ok {
+		return unix.EINVAL
+	}
+	flags := ch.Flags
+	if k.flavour == NetBSD {
+		flags &^= EV_RECEIPT // NetBSD 9 has no EV_RECEIPT: the bit means nothing there
+	}
+	if k.failChangeErrno != 0 && flags&k.failChangeFlags != 0 {
+		e := k.failChangeErrno
+		k.failChangeErrno, k.failChangeFlags = 0, 0
+		return e
+	}
+
+	var w *watch
+	if kd != kindUser {
+		// FreeBSD kqueue_register: for an fd filter, an ident above INT_MAX or not an open
+		// descriptor is EBADF (fget), before the knote is looked up, EV_DELETE included.
+		if ch.Ident > math.MaxInt32 {
+			return unix.EBADF
+		}
+		var st unix.Stat_t
+		if unix.Fstat(int(ch.Ident), &st) != nil {
+			return unix.EBADF
+		}
+		w = q.watchFor(int(ch.Ident), &st)
+	}
+
+	ky := key{ch.Ident, ch.Filter}
+	kn := q.knotes[ky]
+	if kn == nil {
+		if flags&EV_ADD == 0 {
+			if w != nil {
+				q.updateEpoll(w) // forgets a watch created just for this lookup
+			}
+			return unix.ENOENT
+		}
+		if e := k.attachCheck(kd, w); e != 0 {
+			q.updateEpoll(w)
+			return e
+		}
+		kn = &knote{key: ky, kind: kd, w: w,
+			flags: flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT)}
+		if w != nil {
+			q.attach(kn)
+			if err := q.updateEpoll(w); err != nil {
+				q.deleteKnote(kn)
+				if e, ok := err.(unix.Errno); ok {
+					return e
+				}
+				return unix.ENOMEM
+			}
+		}
+		q.knotes[ky] = kn
+		if kd == kindUser {
+			// FreeBSD filt_userattach: the knote starts triggered if NOTE_TRIGGER was given.
+			kn.sfflags = ch.Fflags & noteFFlagsMask
+		} else {
+			kn.sfflags = ch.Fflags
+		}
+		kn.sdata, kn.udata = ch.Data, ch.Udata
+		if kd == kindUser && ch.Fflags&NOTE_TRIGGER != 0 {
+			kn.triggered = true
+		}
+	} else {
+		if flags&EV_DELETE != 0 {
+			q.deleteKnote(kn)
+			return 0
+		}
+		if flags&EV_ADD != 0 {
+			kn.udata = ch.Udata
+			if kd != kindUser {
+				kn.sfflags, kn.sdata = ch.Fflags, ch.Data
+			}
+		}
+		if kd == kindUser {
+			k.userTouch(kn, ch)
+		}
+	}
+	if flags&EV_DELETE != 0 { // EV_ADD|EV_DELETE: created, then dropped
+		q.deleteKnote(kn)
+		return 0
+	}
+
+	// kqueue(2): "Adding an event automatically enables it, unless overridden by the
+	// EV_DISABLE flag." FreeBSD kqueue_register then runs f_event on an enabled knote and
+	// queues it if it fires: registering and re-enabling re-evaluate the level.
+	switch {
+	case flags&EV_DISABLE != 0:
+		kn.disabled = true
+		q.dequeue(kn)
+	case flags&(EV_ENABLE|EV_ADD) != 0:
+		kn.disabled = false
+	}
+	if !kn.disabled {
+		k.activate(q, kn)
+	}
+	return 0
+}
+
+// attachCheck is what the filter's attach routine refuses.
+func (k *Kernel) attachCheck(kd kind, w *watch) unix.Errno {
+	switch kd {
+	case kindWrite:
+		if k.flavour == FreeBSD && w.mode == unix.S_IFIFO && pipeReaderGone(w.fd) {
+			// FreeBSD sys_pipe.c pipe_kqfilter: EVFILT_WRITE on a pipe whose other end is
+			// closed is EPIPE (DragonFly the same). XNU, OpenBSD and NetBSD accept it and
+			// report EV_EOF.
+			return unix.EPIPE
+		}
+	case kindExcept:
+		if w.mode != unix.S_IFSOCK {
+			return unix.EINVAL
+		}
+	}
+	return 0
+}
+
+func pipeReaderGone(fd int) bool {
+	pfd := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	unix.Poll(pfd[:], 0)
+	return pfd[0].Revents&unix.POLLERR != 0
+}
+
+// userTouch is FreeBSD filt_usertouch EVENT_REGISTER: NOTE_TRIGGER triggers the knote, and
+// the NOTE_FFCTRLMASK bits say how the low 24 bits combine with the stored fflags.
+func (k *Kernel) userTouch(kn *knote, ch *Kevent) {
+	if ch.Fflags&NOTE_TRIGGER != 0 {
+		kn.triggered = true
+	}
+	const (
+		ffand  = 0x40000000
+		ffor   = 0x80000000
+		ffcopy = 0xc0000000
+	)
+	v := ch.Fflags & noteFFlagsMask
+	switch ch.Fflags & ffcopy {
+	case ffand:
+		kn.sfflags &= v
+	case ffor:
+		kn.sfflags |= v
+	case ffcopy:
+		kn.sfflags = v
+	}
+	if ch.Flags&EV_ADD != 0 {
+		kn.sdata = ch.Data
+	}
+}
+
+// activate runs the filter of an enabled, unqueued knote and queues it if it fires (FreeBSD
+// knote_enqueue appends to kq_head: delivery is in activation order).
+func (k *Kernel) activate(q *queue, kn *knote) {
+	if kn == nil || kn.disabled || kn.queued {
+		return
+	}
+	if r := k.eval(kn); r.ready {
+		kn.snap = r
+		q.enqueue(kn)
+	}
+}
+
+// pending turns the state changes epoll saw since the last call into activations, and
+// re-checks the watched regular files.
+func (k *Kernel) pending(q *queue) {
+	var buf [64]unix.EpollEvent
+	for _, ep := range []int{q.rdEp, q.wrEp} {
+		for {
+			n, err := unix.EpollWait(ep, buf[:], 0)
+			if err == unix.EINTR {
+				continue
+			}
+			for _, ev := range buf[:max(n, 0)] {
+				w := q.watches[int(ev.Fd)]
+				if w == nil || w.gen != uint32(ev.Pad) {
+					continue
+				}
+				if ep == q.rdEp {
+					k.activate(q, w.rd)
+					k.activate(q, w.ex)
+				} else {
+					k.activate(q, w.wr)
+				}
+			}
+			if n < len(buf) {
+				break
+			}
+		}
+	}
+	if q.npolled == 0 {
+		return
+	}
+	var st unix.Stat_t
+	for _, w := range q.watches {
+		if !w.polled || unix.Fstat(w.fd, &st) != nil {
+			continue
+		}
+		// A vnode knote is activated by writes to the file (VN_KNOTE NOTE_WRITE/NOTE_EXTEND);
+		// the model sees a changed size. Level-triggered knotes are simply re-evaluated.
+		grew := st.Size != w.lastSize
+		w.lastSize = st.Size
+		for _, kn := range []*knote{w.rd, w.wr} {
+			if kn != nil && (grew || kn.flags&(EV_CLEAR|EV_ONESHOT|EV_DISPATCH) == 0) {
+				k.activate(q, kn)
+			}
+		}
+	}
+}
+
+// scan is kqueue_scan: it takes active knotes from the head of the queue, re-runs each
+// filter, and writes up to len(events) results.
+func (k *Kernel) scan(q *queue, events []Kevent) int {
+	k.pending(q)
+	n := 0
+	// The knotes active now, each at most once per call (FreeBSD inserts a marker at the
+	// tail of kq_head and stops there), so a level-triggered knote put back at the tail is not
+	// delivered twice in one call, and a small event list rotates through all of them.
+	for todo := q.nactive; todo > 0 && n < len(events); todo-- {
+		kn := q.head
+		q.dequeue(kn)
+		var r result
+		if kn.flags&EV_ONESHOT != 0 && k.flavour != Darwin {
+			// FreeBSD, OpenBSD and NetBSD kqueue_scan deliver an EV_ONESHOT knote as it was
+			// when activated, without calling f_event again. XNU knote_process always runs
+			// the filter's f_process.
+			r = kn.snap
+		} else if r = k.eval(kn); !r.ready {
+			// Not ready any more: dequeued, reported again after the next activation
+			// (FreeBSD: f_event returned 0, KN_ACTIVE cleared).
+			continue
+		}
+		events[n] = Kevent{Ident: kn.ident, Filter: kn.filter, Flags: kn.flags | r.flags,
+			Fflags: r.fflags, Data: r.data, Udata: kn.udata}
+		n++
+		k.afterDelivery(q, kn)
+	}
+	return n
+}
+
+// afterDelivery applies EV_ONESHOT, EV_CLEAR and EV_DISPATCH to a delivered knote.
+func (k *Kernel) afterDelivery(q *queue, kn *knote) {
+	if kn.flags&EV_ONESHOT != 0 {
+		q.deleteKnote(kn)
+		return
+	}
+	if k.flavour == NetBSD {
+		// NetBSD kqueue_scan (9 and 10): one chain, if EV_ONESHOT ... else if EV_CLEAR ...
+		// else if EV_DISPATCH ... else requeue. EV_CLEAR|EV_DISPATCH is cleared and never
+		// disabled.
+		switch {
+		case kn.flags&EV_CLEAR != 0:
+			kn.triggered = false
+		case kn.flags&EV_DISPATCH != 0:
+			kn.disabled = true
+		default:
+			q.enqueue(kn)
+		}
+		return
+	}
+	// FreeBSD kqueue_scan: else if (kn_flags & (EV_CLEAR|EV_DISPATCH)) { EV_CLEAR resets the
+	// state; EV_DISPATCH sets KN_DISABLED; not requeued } else requeued at the tail.
+	// OpenBSD kqueue_scan the same; XNU knote_process applies both too.
+	if kn.flags&(EV_CLEAR|EV_DISPATCH) == 0 {
+		q.enqueue(kn)
+		return
+	}
+	if kn.flags&EV_CLEAR != 0 {
+		kn.triggered = false
+	}
+	if kn.flags&EV_DISPATCH != 0 {
+		kn.disabled = true
+	}
+}

@@ -1,0 +1,559 @@
+//go:build linux
+
+package kqmodel
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestFlavourSys(t *testing.T) {
+	want := map[Flavour]Sys{
+		FreeBSD: {FiltRead: -1, FiltWrite: -2, HasUser: true, FiltUser: -11, Receipt: true, Dispatch: true},
+		Darwin: {FiltRead: -1, FiltWrite: -2, HasUser: true, FiltUser: -10, HasExcept: true,
+			FiltExcept: -15, NoteOOB: 2, Receipt: true, Dispatch: true},
+		OpenBSD: {FiltRead: -1, FiltWrite: -2, HasExcept: true, FiltExcept: -9, NoteOOB: 4,
+			Receipt: true, Dispatch: true},
+		NetBSD: {FiltRead: 0, FiltWrite: 1},
+	}
+	names := []string{"freebsd", "darwin", "openbsd", "netbsd"}
+	for i, f := range Flavours() {
+		if f.String() != names[i] {
+			t.Errorf("flavour %d String = %q, want %q", i, f, names[i])
+		}
+		if f.Sys() != want[f] {
+			t.Errorf("%v Sys = %+v, want %+v", f, f.Sys(), want[f])
+		}
+		if New(f).Flavour() != f {
+			t.Errorf("New(%v).Flavour() differs", f)
+		}
+	}
+}
+
+// EV_ADD runs the filter at once: a descriptor already ready is reported by the next call,
+// with data = bytes readable.
+func TestAddReadyNow(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "hello")
+		var tag byte
+		ch := change(r, rd(k), EV_ADD)
+		ch.Udata = &tag
+		apply(t, k, kq, ch)
+		e := mustFind(t, poll(t, k, kq, 4), r, rd(k))
+		if e.Data != 5 || e.Udata != &tag || e.Flags&(EV_EOF|EV_ERROR) != 0 {
+			t.Fatalf("event %+v: want data 5, udata kept, no EOF/ERROR", e)
+		}
+	})
+}
+
+// A not-ready descriptor is not reported; data arriving while another goroutine is blocked in
+// Kevent wakes it.
+func TestBlockedWakesOnData(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		a, b := socketpair(t, unix.SOCK_STREAM)
+		apply(t, k, kq, change(a, rd(k), EV_ADD))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("idle socket reported: %+v", evs)
+		}
+		got := make(chan []Kevent, 1)
+		go func() { got <- waitEventsNoT(k, kq) }()
+		write(t, b, "x")
+		select {
+		case evs := <-got:
+			mustFind(t, evs, a, rd(k))
+		case <-time.After(5 * time.Second):
+			t.Fatal("blocked Kevent not woken by data")
+		}
+	})
+}
+
+// waitEventsNoT blocks (timeout nil) until an event, retrying EINTR; for goroutines.
+func waitEventsNoT(k *Kernel, kq int) []Kevent {
+	evs := make([]Kevent, 8)
+	for {
+		n, err := k.Kevent(kq, nil, evs, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n > 0 {
+			return evs[:max(n, 0)]
+		}
+	}
+}
+
+// A change made by another goroutine takes effect in a blocked call: EV_ADD of a ready fd
+// wakes it.
+func TestBlockedWakesOnChange(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		got := make(chan []Kevent, 1)
+		go func() { got <- waitEventsNoT(k, kq) }()
+		apply(t, k, kq, change(r, rd(k), EV_ADD))
+		select {
+		case evs := <-got:
+			mustFind(t, evs, r, rd(k))
+		case <-time.After(5 * time.Second):
+			t.Fatal("blocked Kevent not woken by a change")
+		}
+	})
+}
+
+// EVFILT_USER: NOTE_TRIGGER wakes a blocked call; with EV_CLEAR it is delivered once per
+// trigger. Flavours without it refuse the filter number with EINVAL.
+func TestUserTrigger(t *testing.T) {
+	forEach(t, func(f Flavour) bool { return f.Sys().HasUser }, func(t *testing.T, k *Kernel, kq int) {
+		fu := k.sys.FiltUser
+		apply(t, k, kq, Kevent{Ident: 42, Filter: fu, Flags: EV_ADD | EV_CLEAR})
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("untriggered user event reported: %+v", evs)
+		}
+		got := make(chan []Kevent, 1)
+		go func() { got <- waitEventsNoT(k, kq) }()
+		apply(t, k, kq, Kevent{Ident: 42, Filter: fu, Fflags: NOTE_TRIGGER})
+		select {
+		case evs := <-got:
+			mustFind(t, evs, 42, fu)
+		case <-time.After(5 * time.Second):
+			t.Fatal("NOTE_TRIGGER did not wake the blocked call")
+		}
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("EV_CLEAR user event delivered twice: %+v", evs)
+		}
+		apply(t, k, kq, Kevent{Ident: 42, Filter: fu, Fflags: NOTE_TRIGGER})
+		mustFind(t, poll(t, k, kq, 4), 42, fu)
+	})
+	forEach(t, func(f Flavour) bool { return !f.Sys().HasUser }, func(t *testing.T, k *Kernel, kq int) {
+		for _, fu := range []int32{-10, -11, 8} {
+			if _, err := k.Kevent(kq, []Kevent{{Ident: 1, Filter: fu, Flags: EV_ADD | EV_CLEAR}}, nil, nil); err != unix.EINVAL {
+				t.Errorf("filter %d: err %v, want EINVAL", fu, err)
+			}
+		}
+	})
+}
+
+// EV_ADD on an existing knote keeps the EV_CLEAR it was created with: the edge-triggered
+// knote is still reported once, not on every call.
+func TestReAddKeepsModeFlags(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		apply(t, k, kq, change(r, rd(k), EV_ADD|EV_CLEAR))
+		apply(t, k, kq, change(r, rd(k), EV_ADD)) // no EV_CLEAR: must not turn level-triggered
+		write(t, w, "x")
+		e := mustFind(t, waitEvents(t, k, kq, 4), r, rd(k))
+		if e.Flags&EV_CLEAR == 0 {
+			t.Errorf("delivered flags %#x lack EV_CLEAR", e.Flags)
+		}
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("re-added EV_CLEAR knote reported again without new data: %+v", evs)
+		}
+	})
+}
+
+// EV_ADD on an existing, disabled knote enables it (kqueue(2)).
+func TestReAddEnables(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		apply(t, k, kq, change(r, rd(k), EV_ADD|EV_DISABLE))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("disabled knote reported: %+v", evs)
+		}
+		apply(t, k, kq, change(r, rd(k), EV_ADD))
+		mustFind(t, poll(t, k, kq, 4), r, rd(k))
+	})
+}
+
+// EV_DISABLE silences a knote, EV_ENABLE re-evaluates it.
+func TestEnableDisable(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		apply(t, k, kq, change(r, rd(k), EV_ADD))
+		apply(t, k, kq, change(r, rd(k), EV_DISABLE))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("disabled knote reported: %+v", evs)
+		}
+		apply(t, k, kq, change(r, rd(k), EV_ENABLE))
+		mustFind(t, poll(t, k, kq, 4), r, rd(k))
+	})
+}
+
+// EV_DELETE, EV_ENABLE and EV_DISABLE of an absent knote: ENOENT. EV_DELETE removes.
+func TestAbsentKnoteENOENT(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		for _, fl := range []uint32{EV_DELETE, EV_ENABLE, EV_DISABLE} {
+			if _, err := k.Kevent(kq, []Kevent{change(r, rd(k), fl)}, nil, nil); err != unix.ENOENT {
+				t.Errorf("flags %#x on absent knote: %v, want ENOENT", fl, err)
+			}
+		}
+		write(t, w, "x")
+		apply(t, k, kq, change(r, rd(k), EV_ADD))
+		apply(t, k, kq, change(r, rd(k), EV_DELETE))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("deleted knote reported: %+v", evs)
+		}
+		if _, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_DELETE)}, nil, nil); err != unix.ENOENT {
+			t.Errorf("second EV_DELETE: %v, want ENOENT", err)
+		}
+	})
+}
+
+// EV_ONESHOT: delivered once, then gone.
+func TestOneshot(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		apply(t, k, kq, change(r, rd(k), EV_ADD|EV_ONESHOT))
+		mustFind(t, poll(t, k, kq, 4), r, rd(k))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("oneshot delivered twice: %+v", evs)
+		}
+		if _, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_DELETE)}, nil, nil); err != unix.ENOENT {
+			t.Errorf("EV_DELETE after oneshot delivery: %v, want ENOENT (knote gone)", err)
+		}
+	})
+}
+
+// EV_DISPATCH: delivered, then disabled until EV_ENABLE.
+func TestDispatch(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		apply(t, k, kq, change(r, rd(k), EV_ADD|EV_DISPATCH))
+		mustFind(t, poll(t, k, kq, 4), r, rd(k))
+		write(t, w, "y")
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("dispatched knote reported while disabled: %+v", evs)
+		}
+		apply(t, k, kq, change(r, rd(k), EV_ENABLE))
+		if e := mustFind(t, poll(t, k, kq, 4), r, rd(k)); e.Data != 2 {
+			t.Errorf("re-enabled event data %d, want 2", e.Data)
+		}
+	})
+}
+
+// EV_CLEAR: reported once per activation; new data activates again.
+func TestClear(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		a, b := socketpair(t, unix.SOCK_STREAM)
+		apply(t, k, kq, change(a, rd(k), EV_ADD|EV_CLEAR), change(a, wr(k), EV_ADD|EV_CLEAR))
+		evs := poll(t, k, kq, 4)
+		mustFind(t, evs, a, wr(k)) // room to write at registration
+		mustNotFind(t, evs, a, rd(k))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("EV_CLEAR reported again with no new activation: %+v", evs)
+		}
+		write(t, b, "x")
+		evs = waitEvents(t, k, kq, 4)
+		mustFind(t, evs, a, rd(k))
+		// New data is a read-side wakeup: the write knote must not fire again.
+		mustNotFind(t, evs, a, wr(k))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("EV_CLEAR reported again with no new data: %+v", evs)
+		}
+		write(t, b, "y") // not drained: still a new activation
+		if e := mustFind(t, waitEvents(t, k, kq, 4), a, rd(k)); e.Data != 2 {
+			t.Errorf("second edge data %d, want 2", e.Data)
+		}
+	})
+}
+
+// EV_CLEAR|EV_DISPATCH: FreeBSD, XNU, OpenBSD disable after delivery; NetBSD's else-if chain
+// tests EV_CLEAR first and never disables.
+func TestClearDispatchChain(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		apply(t, k, kq, change(r, rd(k), EV_ADD|EV_CLEAR|EV_DISPATCH))
+		write(t, w, "x")
+		mustFind(t, waitEvents(t, k, kq, 4), r, rd(k))
+		write(t, w, "y")
+		evs := poll(t, k, kq, 4)
+		if k.flavour == NetBSD {
+			mustFind(t, evs, r, rd(k))
+		} else if len(evs) != 0 {
+			t.Fatalf("%v: EV_CLEAR|EV_DISPATCH knote reported after delivery without EV_ENABLE: %+v", k.flavour, evs)
+		}
+	})
+}
+
+// A level-triggered knote still ready after delivery goes to the tail: a one-slot event list
+// reaches every ready descriptor in turn, in activation order.
+func TestRotation(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		var rs []int
+		for i := 0; i < 5; i++ {
+			r, w := pipe(t)
+			write(t, w, "x")
+			apply(t, k, kq, change(r, rd(k), EV_ADD))
+			rs = append(rs, r)
+		}
+		for round := 0; round < 2; round++ {
+			for i, r := range rs {
+				evs := poll(t, k, kq, 1)
+				if len(evs) != 1 || evs[0].Ident != uint64(r) {
+					t.Fatalf("round %d call %d: %+v, want ident %d (activation order, rotating)", round, i, evs, r)
+				}
+			}
+		}
+		if evs := poll(t, k, kq, 10); len(evs) != 5 {
+			t.Fatalf("%d events with room for 10, want 5 (each once per call)", len(evs))
+		}
+	})
+}
+
+// Changelist errors with room: EV_ERROR entries with data = errno, processing continues, and
+// the call returns their count without scanning.
+func TestChangeErrorsWithRoom(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		bad := 1 << 20
+		evs := make([]Kevent, 4)
+		n, err := k.Kevent(kq, []Kevent{
+			change(bad, rd(k), EV_ADD),
+			change(r, rd(k), EV_ADD),
+			change(w, wr(k), EV_DELETE),
+			{Ident: uint64(r), Filter: 77, Flags: EV_ADD},
+		}, evs, zero)
+		if err != nil || n != 3 {
+			t.Fatalf("kevent = %d, %v; want 3 error entries", n, err)
+		}
+		want := []struct {
+			ident int
+			errno unix.Errno
+		}{{bad, unix.EBADF}, {w, unix.ENOENT}, {r, unix.EINVAL}}
+		for i, x := range want {
+			if evs[i].Ident != uint64(x.ident) || evs[i].Flags&EV_ERROR == 0 || evs[i].Data != int64(x.errno) {
+				t.Errorf("entry %d = %+v, want ident %d EV_ERROR data %d", i, evs[i], x.ident, x.errno)
+			}
+		}
+		mustFind(t, poll(t, k, kq, 4), r, rd(k)) // the good change was applied
+	})
+}
+
+// Without room, a failed change ends the call with -1 and the errno; later changes are not
+// applied.
+func TestChangeErrorNoRoom(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		n, err := k.Kevent(kq, []Kevent{change(1<<20, rd(k), EV_ADD), change(r, rd(k), EV_ADD)}, nil, nil)
+		if n != -1 || err != unix.EBADF {
+			t.Fatalf("kevent = %d, %v; want -1, EBADF", n, err)
+		}
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("change after the failed one was applied: %+v", evs)
+		}
+	})
+}
+
+// EV_RECEIPT: every change gets an entry (data 0 on success) and nothing is scanned; NetBSD
+// ignores the flag and scans.
+func TestReceipt(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		evs := make([]Kevent, 4)
+		n, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_ADD|EV_RECEIPT), change(w, wr(k), EV_ADD|EV_RECEIPT)}, evs, zero)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !k.sys.Receipt {
+			if n != 2 || evs[0].Flags&EV_ERROR != 0 || evs[1].Flags&EV_ERROR != 0 {
+				t.Fatalf("%v ignores EV_RECEIPT: want 2 real events, got %d %+v", k.flavour, n, evs[:max(n, 0)])
+			}
+			return
+		}
+		if n != 2 {
+			t.Fatalf("kevent = %d, want 2 receipts", n)
+		}
+		for i, id := range []int{r, w} {
+			if evs[i].Ident != uint64(id) || evs[i].Flags&EV_ERROR == 0 || evs[i].Data != 0 {
+				t.Errorf("receipt %d = %+v, want ident %d EV_ERROR data 0", i, evs[i], id)
+			}
+		}
+		// Both knotes exist and fire on the next call.
+		evs2 := poll(t, k, kq, 4)
+		mustFind(t, evs2, r, rd(k))
+		mustFind(t, evs2, w, wr(k))
+	})
+}
+
+// Bad idents and filters: EBADF for a closed or huge fd, EINVAL for an unknown filter.
+func TestBadInput(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, _ := pipe(t)
+		cases := []struct {
+			ch   Kevent
+			want unix.Errno
+		}{
+			{change(1<<20, rd(k), EV_ADD), unix.EBADF},
+			{Kevent{Ident: 1 << 40, Filter: rd(k), Flags: EV_ADD}, unix.EBADF},
+			{change(1<<20, wr(k), EV_DELETE), unix.EBADF},
+			{change(r, 99, EV_ADD), unix.EINVAL},
+			{change(r, -99, EV_ADD), unix.EINVAL},
+		}
+		for _, c := range cases {
+			if _, err := k.Kevent(kq, []Kevent{c.ch}, nil, nil); err != c.want {
+				t.Errorf("%+v: %v, want %v", c.ch, err, c.want)
+			}
+		}
+		if _, err := k.Kevent(1<<20, nil, make([]Kevent, 1), zero); err != unix.EBADF {
+			t.Errorf("kevent on a non-queue: %v, want EBADF", err)
+		}
+	})
+}
+
+// close() drops the descriptor's knotes even while a duplicate keeps the file open, and a
+// reused number starts with none.
+func TestCloseDropsKnotes(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+			t.Fatal(err)
+		}
+		r, w := p[0], p[1]
+		closeLater(t, w)
+		dup, err := unix.Dup(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, dup)
+		apply(t, k, kq, change(r, rd(k), EV_ADD))
+		unix.Close(r)
+		write(t, w, "x") // the file (held by dup) becomes readable
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("closed fd still reported: %+v", evs)
+		}
+		// Reuse the number for another file: no knote carries over.
+		r2, w2 := pipe(t)
+		if r2 != r && w2 != r {
+			t.Logf("number %d not reused (got %d, %d); checking EBADF only", r, r2, w2)
+			if _, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_DELETE)}, nil, nil); err != unix.EBADF {
+				t.Fatalf("EV_DELETE of a closed fd: %v, want EBADF", err)
+			}
+			return
+		}
+		write(t, w2, "y")
+		if _, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_DELETE)}, nil, nil); err != unix.ENOENT {
+			t.Fatalf("EV_DELETE on a reused number: %v, want ENOENT", err)
+		}
+	})
+}
+
+// FailCall: the changelist is applied, then the call fails once with the errno.
+func TestFailCall(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		for _, e := range []unix.Errno{unix.EINTR, unix.ETIMEDOUT} {
+			r, w := pipe(t)
+			write(t, w, "x")
+			k.FailCall(e)
+			n, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_ADD)}, make([]Kevent, 4), nil)
+			if n != -1 || err != e {
+				t.Fatalf("kevent = %d, %v; want -1, %v", n, err, e)
+			}
+			mustFind(t, poll(t, k, kq, 4), r, rd(k))
+		}
+	})
+}
+
+// FailChange: the matching change fails without effect, reported as the kernel reports it.
+func TestFailChange(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		k.FailChange(EV_ADD, unix.ENOMEM)
+		evs := make([]Kevent, 2)
+		n, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_ADD)}, evs, zero)
+		if n != 1 || err != nil || evs[0].Flags&EV_ERROR == 0 || evs[0].Data != int64(unix.ENOMEM) {
+			t.Fatalf("kevent = %d, %v, %+v; want one EV_ERROR ENOMEM entry", n, err, evs[0])
+		}
+		if _, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_DELETE)}, nil, nil); err != unix.ENOENT {
+			t.Fatalf("failed EV_ADD left a knote (EV_DELETE: %v)", err)
+		}
+		apply(t, k, kq, change(r, rd(k), EV_ADD))
+		k.FailChange(EV_DELETE, unix.ENOMEM)
+		if n, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_DELETE)}, nil, nil); n != -1 || err != unix.ENOMEM {
+			t.Fatalf("EV_DELETE = %d, %v; want -1, ENOMEM", n, err)
+		}
+		mustFind(t, poll(t, k, kq, 4), r, rd(k)) // the delete had no effect
+	})
+}
+
+// A blocked call gives up at its timeout, not before.
+func TestTimeout(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		a, _ := socketpair(t, unix.SOCK_STREAM)
+		apply(t, k, kq, change(a, rd(k), EV_ADD))
+		ts := unix.NsecToTimespec(int64(30 * time.Millisecond))
+		start := time.Now()
+		for {
+			n, err := k.Kevent(kq, nil, make([]Kevent, 1), &ts)
+			if err == unix.EINTR {
+				continue
+			}
+			if n != 0 || err != nil {
+				t.Fatalf("kevent = %d, %v; want 0 at timeout", n, err)
+			}
+			break
+		}
+		if d := time.Since(start); d < 30*time.Millisecond {
+			t.Fatalf("returned after %v, before the 30ms timeout", d)
+		}
+	})
+}
+
+// Close makes a blocked call return EBADF, and later calls fail with EBADF.
+func TestCloseWakesBlocked(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		kq2, err := k.Kqueue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(1)
+		done := make(chan error, 1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, err := k.Kevent(kq2, nil, make([]Kevent, 1), nil)
+				if err != unix.EINTR {
+					done <- err
+					return
+				}
+			}
+		}()
+		// Let the goroutine block (or not: either way it must end with EBADF).
+		for i := 0; i < 100; i++ {
+			k.mu.Lock()
+			q := k.queues[kq2]
+			blocked := q != nil && q.waiters > 0
+			k.mu.Unlock()
+			if blocked {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := k.Close(kq2); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != unix.EBADF {
+				t.Fatalf("blocked kevent after Close: %v, want EBADF", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close did not wake the blocked kevent")
+		}
+		wg.Wait()
+		if err := k.Close(kq2); err != unix.EBADF {
+			t.Fatalf("second Close: %v, want EBADF", err)
+		}
+	})
+}
