@@ -12,7 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var _ backend = (*epollBackend)(nil)
+var (
+	_ backend  = (*epollBackend)(nil)
+	_ pollable = (*epollBackend)(nil) // Config.Park works on epoll
+)
 
 const nativeBackend = BackendEpoll
 
@@ -170,6 +173,12 @@ func (e *epollBackend) wake() error {
 
 func (e *epollBackend) close() error {
 	return closeFds(e.wakeFd, e.epfd)
+}
+
+// pollFd is the epoll fd: it is readable while epoll_wait would report something, the
+// wake eventfd included, so a parked Wait sees Wake and Close too.
+func (e *epollBackend) pollFd() int {
+	return e.epfd
 }
 
 // collect translates the kernel's events into events[k:]. It returns the new count, how

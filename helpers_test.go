@@ -34,12 +34,28 @@ func backendOf(kind poller.Backend) testBackend {
 	}
 }
 
+// parkedOf is the test configuration of a backend this OS has, opened with Park; ok is
+// false where the backend cannot park (poll, select).
+func parkedOf(kind poller.Backend) (b testBackend, ok bool) {
+	cfg := poller.Config{Backend: kind, Park: true}
+	p, err := cfg.Open()
+	if err != nil {
+		return testBackend{}, false
+	}
+	p.Close()
+	return testBackend{name: kind.String() + "-park", kind: kind, open: cfg.Open}, true
+}
+
 // testBackends lists every configuration the shared tests run against: the backends
-// this OS has, best first, then the kernel models that stand in for other kernels.
+// this OS has, best first, each followed by its parked variant where it has one, then
+// the kernel models that stand in for other kernels.
 func testBackends() []testBackend {
 	var bs []testBackend
 	for _, kind := range poller.Backends() {
 		bs = append(bs, backendOf(kind))
+		if pb, ok := parkedOf(kind); ok {
+			bs = append(bs, pb)
+		}
 	}
 	return append(bs, modelBackends()...)
 }

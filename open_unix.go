@@ -68,6 +68,22 @@ func writeWake(fd int, one []byte) error {
 	return nil
 }
 
+// dupPollable returns a close-on-exec duplicate of fd in non-blocking mode, which is how
+// os.NewFile tells a descriptor for the runtime poller. O_NONBLOCK lives in the open file
+// description, so fd has it too: epoll_wait(2) and kevent(2) ignore it, their timeout
+// alone says whether they block.
+func dupPollable(fd int) (int, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return -1, os.NewSyscallError("fcntl", err)
+	}
+	return nfd, nil
+}
+
 // closeFds closes every fd and returns the first failure.
 func closeFds(fds ...int) error {
 	var first error

@@ -122,6 +122,8 @@ type Poller struct {
 	kind Backend
 	// modes holds the mode bits b can honour.
 	modes Flags
+	// park is set when the Poller was opened with Config.Park.
+	park *parker
 
 	mu     sync.Mutex // serialises Add, Modify, Delete, Wake's write and Close; guards the backend's table
 	waitMu sync.Mutex // held by the one Wait in progress, and by Close while it releases descriptors
@@ -132,25 +134,58 @@ type Poller struct {
 	wakePending atomic.Bool
 }
 
-// Open returns a Poller on the best backend this OS has: epoll on Linux, kqueue on the BSDs
-// and macOS. Close it to release its descriptors.
-func Open() (*Poller, error) {
-	bs := Backends()
-	if len(bs) == 0 {
-		return nil, ErrUnsupported
-	}
-	return OpenBackend(bs[0])
+// Config opens a Poller with options; the zero Config is what Open does.
+type Config struct {
+	// Backend is the backend to open; zero means the best this OS has (Backends()[0]).
+	Backend Backend
+	// Park makes a Wait that must block park the calling goroutine in Go's runtime poller,
+	// as a read on a net.Conn does, instead of blocking its OS thread in the kernel: idle
+	// parked Waits hold no OS thread, and a Wake from another goroutine costs a goroutine
+	// switch rather than a thread wakeup. A goroutine locked to its thread
+	// (runtime.LockOSThread) is better served blocking, the default. Only backends with
+	// one pollable descriptor can park (epoll, kqueue); the others give ErrUnsupported.
+	Park bool
 }
 
-// OpenBackend returns a Poller on backend b, or ErrUnsupported if this OS lacks it.
-func OpenBackend(b Backend) (*Poller, error) {
-	p := &Poller{kind: b}
+// Open returns a Poller configured by c, or ErrUnsupported if this OS lacks c.Backend or
+// c.Backend cannot park. Close it to release its descriptors.
+func (c Config) Open() (*Poller, error) {
+	kind := c.Backend
+	if kind == 0 {
+		bs := Backends()
+		if len(bs) == 0 {
+			return nil, ErrUnsupported
+		}
+		kind = bs[0]
+	}
+	p := &Poller{kind: kind}
 	var err error
-	p.b, p.modes, err = openBackend(b, &p.mu, &p.wakePending)
+	p.b, p.modes, err = openBackend(kind, &p.mu, &p.wakePending)
 	if err != nil {
 		return nil, err
 	}
+	if c.Park {
+		if p.park, err = openParker(p.b, &p.closed, &p.wakePending); err != nil {
+			p.b.close()
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// Open returns a Poller on the best backend this OS has: epoll on Linux, kqueue on the BSDs
+// and macOS. It is Config{}.Open(). Close it to release its descriptors.
+func Open() (*Poller, error) {
+	return Config{}.Open()
+}
+
+// OpenBackend returns a Poller on backend b, or ErrUnsupported if this OS lacks it. It is
+// Config{Backend: b}.Open(), except that a zero b gives ErrUnsupported.
+func OpenBackend(b Backend) (*Poller, error) {
+	if b == 0 {
+		return nil, ErrUnsupported
+	}
+	return Config{Backend: b}.Open()
 }
 
 // Backends returns the backends this OS has, best first: epoll or kqueue, then poll, then select.
@@ -262,7 +297,13 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 		if p.closed.Load() {
 			return 0, ErrClosed
 		}
-		n, err := p.b.wait(events, timeout)
+		var n int
+		var err error
+		if p.park != nil && timeout != 0 {
+			n, err = p.park.wait(events, deadline)
+		} else {
+			n, err = p.b.wait(events, timeout)
+		}
 		if p.closed.Load() {
 			return 0, ErrClosed
 		}
@@ -322,13 +363,23 @@ func (p *Poller) Close() error {
 	// then wait for it to leave before the descriptors go.
 	wakeErr := p.b.wake()
 	p.mu.Unlock()
+	if p.park != nil {
+		p.park.interrupt()
+	}
 
 	p.waitMu.Lock()
 	defer p.waitMu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var parkErr error
+	if p.park != nil {
+		parkErr = p.park.close()
+	}
 	if err := p.b.close(); err != nil {
 		return err
+	}
+	if parkErr != nil {
+		return parkErr
 	}
 	return wakeErr
 }

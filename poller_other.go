@@ -46,3 +46,5 @@ func isEINTR(err error) bool { return false }
 func openBackend(b Backend, mu *sync.Mutex, wakePending *atomic.Bool) (backend, Flags, error) {
 	return nil, 0, ErrUnsupported
 }
+
+func dupPollable(fd int) (int, error) { return -1, ErrUnsupported }

@@ -1,0 +1,119 @@
+package poller
+
+import (
+	"errors"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// pollable is implemented by the backends whose whole readiness state is one descriptor
+// that is itself pollable: an epoll fd is readable while its ready list is not empty
+// (epoll(7), "Q3"), a kqueue fd while events are pending (kqueue(2)). Config.Park
+// needs it; its wait(events, 0) is the non-blocking check a parked Wait makes.
+type pollable interface {
+	backend
+	// pollFd returns the descriptor; the backend keeps owning it.
+	pollFd() int
+}
+
+// parker parks a Wait in Go's runtime poller on a duplicate of the backend's pollable
+// descriptor. It owns the duplicate through file: file.Close closes it exactly once (and
+// clears file's finalizer, which otherwise closes it if the Poller is dropped unclosed),
+// and the backend's own descriptor is never handed to the os package, so neither can
+// close a number the other still uses, or one the process has reused.
+//
+// Only the one Wait that holds the Poller's waitMu touches the fields below file.
+type parker struct {
+	b           backend
+	closed      *atomic.Bool // the Poller's
+	wakePending *atomic.Bool // the Poller's
+	file        *os.File
+	rc          syscall.RawConn
+	// tryFn is try as a method value, built once: a method value built per Wait would
+	// allocate, as it escapes into RawConn.Read.
+	tryFn func(uintptr) bool
+
+	deadline time.Time // the read deadline the runtime holds now; zero: none
+	events   []Event   // the caller's, for the duration of one Read
+	n        int
+	err      error
+}
+
+// openParker registers a duplicate of b's descriptor with the runtime poller. A backend
+// with no pollable descriptor, or a descriptor the runtime refuses, gives ErrUnsupported:
+// a caller who asked for Park wants Waits that hold no OS thread, and silently blocking
+// instead could exhaust the thread limit (10,000 by default) of a program with many idle
+// pollers. Config{Backend: b} is the explicit way to accept blocking.
+func openParker(b backend, closed, wakePending *atomic.Bool) (*parker, error) {
+	pb, ok := b.(pollable)
+	if !ok {
+		return nil, ErrUnsupported
+	}
+	fd, err := dupPollable(pb.pollFd())
+	if err != nil {
+		return nil, err
+	}
+	// os.NewFile registers a non-blocking descriptor with the runtime poller and keeps it
+	// out otherwise; a deadline is accepted only by a registered one.
+	file := os.NewFile(uintptr(fd), "poller")
+	if err := file.SetReadDeadline(time.Time{}); err != nil {
+		file.Close()
+		return nil, errors.Join(ErrUnsupported, err)
+	}
+	rc, err := file.SyscallConn()
+	if err != nil {
+		file.Close()
+		return nil, errors.Join(ErrUnsupported, err)
+	}
+	k := &parker{b: b, closed: closed, wakePending: wakePending, file: file, rc: rc}
+	k.tryFn = k.try
+	return k, nil
+}
+
+// wait makes one kernel check and, when nothing is ready, parks until the descriptor is
+// readable or deadline (zero: none) passes. Like backend.wait, it may return 0 early.
+func (k *parker) wait(events []Event, deadline time.Time) (int, error) {
+	if !deadline.Equal(k.deadline) {
+		// A deadline costs a runtime timer: check first whether the Wait needs one.
+		if n, err := k.b.wait(events, 0); n > 0 || err != nil || k.wakePending.Load() {
+			return n, err
+		}
+		if err := k.file.SetReadDeadline(deadline); err != nil {
+			return 0, err
+		}
+		k.deadline = deadline
+	}
+	k.events = events
+	err := k.rc.Read(k.tryFn)
+	n, werr := k.n, k.err
+	k.events, k.n, k.err = nil, 0, nil
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Poller.Wait compares the clock with its own deadline, which the runtime's
+			// (set from the time left, at nanosecond resolution) never precedes.
+			return 0, nil
+		}
+		return 0, err
+	}
+	return n, werr
+}
+
+// try is the RawConn.Read callback. Read has already reset the descriptor's readiness,
+// so readiness that arrives after this check wakes the parked goroutine: none is lost.
+func (k *parker) try(uintptr) bool {
+	k.n, k.err = k.b.wait(k.events, 0)
+	return k.n > 0 || k.err != nil || k.wakePending.Load() || k.closed.Load()
+}
+
+// interrupt ends a parked Read at once. Close's wake does that already; the past deadline
+// makes Close independent of that write.
+func (k *parker) interrupt() {
+	k.file.SetReadDeadline(time.Unix(1, 0))
+}
+
+// close unregisters the duplicate from the runtime poller and closes it.
+func (k *parker) close() error {
+	return k.file.Close()
+}
