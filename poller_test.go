@@ -1161,6 +1161,39 @@ func testZeroAllocs(t *testing.T, b testBackend) {
 	}); a != 0 {
 		t.Errorf("Wake+Wait allocates %v times per call", a)
 	}
+	// With nothing ready: a Wait that blocks (or parks) until it times out, and one that
+	// another goroutine wakes, the paths a parked Wait takes through the runtime poller.
+	if err := p.Delete(sp[0]); err != nil {
+		t.Fatal(err)
+	}
+	if a := testing.AllocsPerRun(20, func() {
+		if n, err := p.Wait(events, 50*time.Microsecond); n != 0 || err != nil {
+			t.Fatalf("Wait = %d, %v", n, err)
+		}
+	}); a != 0 {
+		t.Errorf("a Wait that times out allocates %v times per call", a)
+	}
+	kick, stop := make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-kick:
+				p.Wake()
+			case <-stop:
+				return
+			}
+		}
+	}()
+	if a := testing.AllocsPerRun(100, func() {
+		kick <- struct{}{}
+		if n, err := p.Wait(events, -1); n != 0 || err != nil {
+			t.Fatalf("Wait = %d, %v", n, err)
+		}
+	}); a != 0 {
+		t.Errorf("a Wait woken by another goroutine allocates %v times per call", a)
+	}
+	mustAdd(t, p, sp[0], poller.Readable)
 	if a := testing.AllocsPerRun(100, func() {
 		p.Modify(sp[0], poller.Readable|poller.Writable)
 		p.Modify(sp[0], poller.Readable)
