@@ -83,6 +83,30 @@
 // coalesce and a Wake while one is pending costs no syscall. Close wakes a blocked Wait,
 // which returns ErrClosed, as does every later call.
 //
+// # Blocking or parked
+//
+// By default a Wait that must wait blocks its OS thread in the kernel (epoll_wait,
+// kevent), as in every event loop library. That suits a goroutine that runs an event
+// loop pinned to its thread (runtime.LockOSThread). With Config.Park, the Wait instead
+// parks its goroutine in Go's runtime poller, the way a read on a net.Conn does, on the
+// poller's own epoll or kqueue descriptor, which is readable whenever a Wait would
+// return:
+//
+//	p, err := poller.Config{Park: true}.Open()
+//
+// A parked Wait holds no OS thread while it waits, so a program can keep hundreds of
+// idle pollers (one per device, tenant or connection group: GPIO, netlink, tun,
+// inotify, signalfd fds) without a thread each; Go stops a program at 10,000 threads
+// (runtime/debug.SetMaxThreads). And a Wake from another ordinary goroutine is a
+// goroutine switch rather than a thread wakeup, several times faster. On a goroutine
+// locked to its thread it is the other way round: the parked goroutine's thread must be
+// woken anyway, through the scheduler, so keep blocking there. Everything else is the
+// same in both modes: Wait(0) never parks, timeouts are deadlines of the runtime poller
+// (nanoseconds, never early), Wake and Close end a parked Wait, and nothing allocates.
+// A parked Poller holds one more descriptor, a close-on-exec duplicate of its own that
+// the runtime poller watches. poll and select have no such descriptor and give
+// ErrUnsupported for Park.
+//
 // # Timeouts
 //
 // Wait's timeout is negative for no limit, zero to poll, and otherwise rounded up to the
@@ -103,5 +127,5 @@
 // registered for Readable; a writer waiting for room is not woken by it. select reports
 // hangups and errors as plain readiness. Backends lists what this OS has, best first.
 // On other systems (Windows, Plan 9, Solaris, ...) Open and OpenBackend return
-// ErrUnsupported.
+// ErrUnsupported. Parking works on epoll; kqueue does not park yet.
 package poller

@@ -21,7 +21,9 @@ var (
 	ErrInvalidFlags = errors.New("poller: invalid flags")
 
 	// ErrUnsupported is returned when the backend or the OS cannot do what was asked:
-	// OpenBackend of a backend this OS lacks, or EdgeTriggered on poll or select.
+	// OpenBackend of a backend this OS lacks, EdgeTriggered on poll or select, or
+	// Config.Park on a backend that cannot park (poll, select) or whose descriptor Go's
+	// runtime poller refuses.
 	ErrUnsupported = errors.New("poller: not supported")
 
 	// ErrFdTooLarge is returned for an fd that select(2) cannot watch: fd >= FdSetSize.

@@ -275,6 +275,9 @@ func (p *Poller) checkFlags(flags Flags) error {
 // the timeout passed or Wake was called, and ErrClosed once p is closed. Only one Wait may
 // run at a time; a second one gives ErrBusy. An empty events gives an error wrapping
 // unix.EINVAL. Wait allocates nothing once events is no longer than on earlier calls.
+//
+// On a Poller opened with Config.Park, a Wait that must block parks the calling goroutine
+// in Go's runtime poller instead of blocking its OS thread; nothing else changes.
 func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 	if p.closed.Load() {
 		return 0, ErrClosed
