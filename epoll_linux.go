@@ -19,6 +19,9 @@ var (
 
 const nativeBackend = BackendEpoll
 
+// nativeInterests: epoll waits for EPOLLPRI like any other event bit.
+const nativeInterests = Readable | Writable | Priority
+
 func openNative(mu *sync.Mutex, wakePending *atomic.Bool) (backend, error) {
 	return openEpoll(mu, wakePending)
 }
@@ -238,6 +241,9 @@ func epollEvents(flags Flags) uint32 {
 	if flags&Writable != 0 {
 		ev |= unix.EPOLLOUT
 	}
+	if flags&Priority != 0 {
+		ev |= unix.EPOLLPRI
+	}
 	if flags&EdgeTriggered != 0 {
 		ev |= unix.EPOLLET
 	}
@@ -254,6 +260,11 @@ func epollReadiness(ev uint32, interest Flags) Flags {
 	}
 	if ev&unix.EPOLLOUT != 0 {
 		r |= Writable
+	}
+	// Only with Priority interest: epoll_wait masks the file's events with the registered
+	// ones (ep_item_poll), and EPOLLPRI is not among those it always reports.
+	if ev&unix.EPOLLPRI != 0 {
+		r |= Priority
 	}
 	// EPOLLHUP comes without EPOLLIN when a drained pipe's writer is gone; readiness then
 	// adds Readable so the caller reaches the read that returns 0.

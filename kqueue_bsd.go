@@ -16,6 +16,10 @@ var _ backend = (*kqueueBackend)(nil)
 
 const nativeBackend = BackendKqueue
 
+// nativeInterests: Priority (EVFILT_EXCEPT with NOTE_OOB, where the BSD has it) is not
+// wired up yet, so Add and Modify refuse it with ErrUnsupported.
+const nativeInterests = Readable | Writable
+
 func openNative(mu *sync.Mutex, _ *atomic.Bool) (backend, error) { return openKqueue(mu) }
 
 // kqMaxWait caps one kevent timeout well below the 10^8 seconds that Darwin and older

@@ -14,21 +14,23 @@ func osBackends() []Backend {
 	return []Backend{nativeBackend, BackendPoll, BackendSelect}
 }
 
-// openBackend opens backend b and returns it with the mode bits it honours. mu and
-// wakePending are the Poller's.
-func openBackend(b Backend, mu *sync.Mutex, wakePending *atomic.Bool) (backend, Flags, error) {
+// openBackend opens backend b and returns it with the interest and mode bits it honours.
+// mu and wakePending are the Poller's.
+func openBackend(b Backend, mu *sync.Mutex, wakePending *atomic.Bool) (backend, support, error) {
 	switch b {
 	case nativeBackend:
 		nb, err := openNative(mu, wakePending)
-		return nb, EdgeTriggered | OneShot, err
+		return nb, support{interests: nativeInterests, modes: EdgeTriggered | OneShot}, err
 	case BackendPoll:
+		// POLLPRI is in poll(2) on every Unix (POSIX), and select(2)'s except set is its
+		// counterpart (Linux fs/select.c: POLLEX_SET is EPOLLPRI).
 		pb, err := openPoll(mu)
-		return pb, OneShot, err
+		return pb, support{interests: Readable | Writable | Priority, modes: OneShot}, err
 	case BackendSelect:
 		sb, err := openSelect(mu)
-		return sb, OneShot, err
+		return sb, support{interests: Readable | Writable | Priority, modes: OneShot}, err
 	}
-	return nil, 0, ErrUnsupported
+	return nil, support{}, ErrUnsupported
 }
 
 // errNoEvents is returned by Wait for an empty events slice; it is built once because

@@ -188,6 +188,9 @@ func pollEvents(flags Flags) int16 {
 	if flags&Writable != 0 {
 		ev |= unix.POLLOUT
 	}
+	if flags&Priority != 0 {
+		ev |= unix.POLLPRI
+	}
 	return ev
 }
 
@@ -198,6 +201,11 @@ func pollReadiness(rev int16) Flags {
 	}
 	if rev&unix.POLLOUT != 0 {
 		r |= Writable
+	}
+	// Only when asked for: poll(2) reports the requested events plus POLLHUP, POLLERR
+	// and POLLNVAL.
+	if rev&unix.POLLPRI != 0 {
+		r |= Priority
 	}
 	if rev&(unix.POLLHUP|pollRdHup) != 0 {
 		r |= Hangup

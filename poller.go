@@ -29,14 +29,20 @@ const (
 	// Errored is readiness only: an error is pending on the fd (read it with SO_ERROR),
 	// or the fd was closed while still registered (poll and select).
 	Errored
+	// Priority is interest in, and readiness of, an exceptional condition: the kernel's
+	// POLLPRI (EPOLLPRI on epoll, the except set on select). TCP urgent data (MSG_OOB),
+	// an edge on a sysfs GPIO value file, a change of /proc/self/mountinfo and a pty in
+	// packet mode raise it. It may stand alone: Add(fd, Priority) waits for nothing else.
+	// A backend that cannot wait for it gives ErrUnsupported at Add and Modify.
+	Priority
 )
 
 const (
-	interestMask = Readable | Writable
+	interestMask = Readable | Writable | Priority
 	modeMask     = EdgeTriggered | OneShot
 )
 
-var flagNames = [...]string{"Readable", "Writable", "EdgeTriggered", "OneShot", "Hangup", "Errored"}
+var flagNames = [...]string{"Readable", "Writable", "EdgeTriggered", "OneShot", "Hangup", "Errored", "Priority"}
 
 // String returns the set bits joined by "|", such as "Readable|Hangup", "0" for none,
 // and unknown bits in hexadecimal.
@@ -60,7 +66,7 @@ func (f Flags) String() string {
 // Event is one ready fd, as filled in by Wait.
 type Event struct {
 	Fd    int
-	Flags Flags // readiness bits only: Readable, Writable, Hangup, Errored
+	Flags Flags // readiness bits only: Readable, Writable, Priority, Hangup, Errored
 }
 
 // Backend names a readiness mechanism.
@@ -94,7 +100,8 @@ func (b Backend) String() string {
 
 // backend is what each mechanism implements, one file each, with the methods in this order.
 // Poller has done the shared checks before it calls in: the poller is open, fd >= 0, the
-// flags are valid and the mode is one the backend supports (its modes field). mu is the
+// flags are valid, and their interest and mode are ones the backend honours (its
+// support, which openBackend returns with it). mu is the
 // Poller's mutex: add, modify, delete, wake and close are called with it held, and wait
 // takes it itself while it reads the registration table, never across the kernel call.
 type backend interface {
@@ -115,13 +122,19 @@ type backend interface {
 	close() error
 }
 
+// support is what a backend honours beyond Readable and Writable, which every backend
+// waits for; Poller refuses the other bits with ErrUnsupported before it calls in.
+type support struct {
+	interests Flags // Readable|Writable, plus Priority where the kernel can wait for it
+	modes     Flags // EdgeTriggered, OneShot
+}
+
 // Poller watches file descriptors for readiness with one backend. Its methods are safe
 // for concurrent use, with one Wait at a time; see the package documentation.
 type Poller struct {
 	b    backend
 	kind Backend
-	// modes holds the mode bits b can honour.
-	modes Flags
+	support
 	// park is set when the Poller was opened with Config.Park.
 	park *parker
 
@@ -160,7 +173,7 @@ func (c Config) Open() (*Poller, error) {
 	}
 	p := &Poller{kind: kind}
 	var err error
-	p.b, p.modes, err = openBackend(kind, &p.mu, &p.wakePending)
+	p.b, p.support, err = openBackend(kind, &p.mu, &p.wakePending)
 	if err != nil {
 		return nil, err
 	}
@@ -196,8 +209,9 @@ func Backends() []Backend {
 // Backend returns the backend p was opened with.
 func (p *Poller) Backend() Backend { return p.kind }
 
-// Add registers fd for the interest and mode in flags. flags must name Readable, Writable
-// or both, and may add EdgeTriggered and OneShot. Add of an fd p already holds gives
+// Add registers fd for the interest and mode in flags. flags must name at least one of
+// Readable, Writable and Priority, and may add EdgeTriggered and OneShot; an interest
+// or mode the backend cannot honour gives ErrUnsupported. Add of an fd p already holds gives
 // ErrExists; a negative, closed or unpollable fd gives the kernel's errno wrapped in an
 // *os.SyscallError; on select, an fd >= FdSetSize gives ErrFdTooLarge.
 func (p *Poller) Add(fd int, flags Flags) error {
@@ -261,7 +275,7 @@ func (p *Poller) checkFlags(flags Flags) error {
 	if flags&interestMask == 0 || flags&^(interestMask|modeMask) != 0 {
 		return ErrInvalidFlags
 	}
-	if flags&modeMask&^p.modes != 0 {
+	if flags&modeMask&^p.modes != 0 || flags&interestMask&^p.interests != 0 {
 		return ErrUnsupported
 	}
 	return nil
@@ -388,8 +402,9 @@ func (p *Poller) Close() error {
 }
 
 // readiness completes the readiness bits of an fd registered with interest: Hangup and
-// Errored also set the interest bits, so that a loop that only looks at Readable still
-// reaches the read that returns 0 or the error.
+// Errored also set the interest bits, Priority included, so that a loop that only looks
+// at Readable (or, watching a GPIO line, only at Priority) still reaches the read that
+// returns 0 or the error, instead of being woken on every Wait by a condition it ignores.
 func readiness(ready, interest Flags) Flags {
 	if ready&(Hangup|Errored) != 0 {
 		ready |= interest & interestMask

@@ -43,8 +43,8 @@ func errBadFd(op string) error { return ErrUnsupported }
 
 func isEINTR(err error) bool { return false }
 
-func openBackend(b Backend, mu *sync.Mutex, wakePending *atomic.Bool) (backend, Flags, error) {
-	return nil, 0, ErrUnsupported
+func openBackend(b Backend, mu *sync.Mutex, wakePending *atomic.Bool) (backend, support, error) {
+	return nil, support{}, ErrUnsupported
 }
 
 func dupPollable(fd int) (int, error) { return -1, ErrUnsupported }

@@ -47,6 +47,11 @@ var behaviours = []struct {
 	{"ListenerReadable", testListenerReadable},
 	{"ConnectSucceeds", testConnectSucceeds},
 	{"ConnectRefused", testConnectRefused},
+	{"PriorityAlone", testPriorityAlone},
+	{"PriorityAndReadable", testPriorityAndReadable},
+	{"PriorityEdgeTriggered", testPriorityEdgeTriggered},
+	{"PriorityOneShot", testPriorityOneShot},
+	{"PriorityHangup", testPriorityHangup},
 	{"OneEventPerFd", testOneEventPerFd},
 	{"NoStarvation", testNoStarvation},
 	{"SignalStorm", testSignalStorm},
@@ -109,6 +114,9 @@ func TestStrings(t *testing.T) {
 		poller.Writable | poller.Errored: "Writable|Errored",
 		poller.EdgeTriggered | 1<<10:     "EdgeTriggered|0x400",
 		poller.OneShot | poller.Readable: "Readable|OneShot",
+		poller.Priority:                  "Priority",
+		poller.Priority | poller.Errored: "Errored|Priority",
+		poller.Priority | 1<<7:           "Priority|0x80",
 	} {
 		if got := f.String(); got != want {
 			t.Errorf("Flags(%#x).String() = %q, want %q", uint32(f), got, want)
@@ -130,8 +138,8 @@ func testInvalidFlags(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	sp := socketPair(t)
 	bad := []poller.Flags{0, poller.Hangup, poller.Errored, poller.Readable | poller.Hangup,
-		poller.Writable | poller.Errored, poller.EdgeTriggered, poller.OneShot, poller.Readable | 1<<6,
-		1 << 31, ^poller.Flags(0)}
+		poller.Writable | poller.Errored, poller.EdgeTriggered, poller.OneShot, poller.Readable | 1<<7,
+		poller.Priority | poller.Hangup, poller.EdgeTriggered | poller.OneShot, 1 << 31, ^poller.Flags(0)}
 	for _, f := range bad {
 		if err := p.Add(sp[0], f); !errors.Is(err, poller.ErrInvalidFlags) {
 			t.Errorf("Add(%v): %v, want ErrInvalidFlags", f, err)
@@ -696,6 +704,208 @@ func testConnectRefused(t *testing.T, b testBackend) {
 	}
 	if unix.Errno(soerr) != unix.ECONNREFUSED {
 		t.Fatalf("SO_ERROR = %v, want ECONNREFUSED", unix.Errno(soerr))
+	}
+}
+
+// Priority, with TCP urgent data (SO_OOBINLINE off, the default): the receiver's
+// tcp_poll raises EPOLLPRI while an urgent byte is unread (TCP_URG_VALID), and a lone
+// urgent byte is not readable data (net/ipv4/tcp.c: tcp_poll).
+
+// addPriority registers fd with flags, which include Priority, or skips the test with
+// the reason when b refuses Priority with ErrUnsupported (DESIGN.md); any other error fails.
+func addPriority(t *testing.T, b testBackend, p *poller.Poller, fd int, flags poller.Flags) {
+	t.Helper()
+	err := p.Add(fd, flags)
+	if errors.Is(err, poller.ErrUnsupported) {
+		t.Skipf("%v gives ErrUnsupported for Add(%v): it cannot wait for Priority (DESIGN.md)", b, flags)
+	}
+	if err != nil {
+		t.Fatalf("Add(%d, %v): %v", fd, flags, err)
+	}
+}
+
+// sendUrgent sends one byte of TCP urgent data from fd.
+func sendUrgent(t testing.TB, fd int, c byte) {
+	t.Helper()
+	if err := unix.Send(fd, []byte{c}, unix.MSG_OOB); err != nil {
+		t.Fatalf("send MSG_OOB: %v", err)
+	}
+}
+
+// recvUrgent reads the pending urgent byte of fd and fails unless it is c.
+func recvUrgent(t testing.TB, fd int, c byte) {
+	t.Helper()
+	var buf [1]byte
+	n, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_OOB)
+	if err != nil || n != 1 || buf[0] != c {
+		t.Fatalf("recv MSG_OOB = %q, %v; want %q", buf[:n], err, c)
+	}
+}
+
+// arrived waits, with poll(2) directly, until fd shows one of the events, so that a test
+// knows the kernel has what the peer sent before it asserts silence.
+func arrived(t testing.TB, fd int, events int16) {
+	t.Helper()
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: events}}
+	if n, err := unix.Poll(pfd, int(slack/time.Millisecond)); n != 1 || err != nil {
+		t.Fatalf("poll(%d, %#x) = %d, %v: what the peer sent did not arrive", fd, events, n, err)
+	}
+}
+
+// testPriorityAlone: an fd registered for Priority only is not woken by plain data,
+// is woken by urgent data, level-triggered until the urgent byte is read.
+func testPriorityAlone(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	tp := tcpPair(t)
+	addPriority(t, b, p, tp[0], poller.Priority)
+	expectSilent(t, p, tp[0], 0)
+	write(t, tp[1], "plain")
+	arrived(t, tp[0], unix.POLLIN)
+	expectSilent(t, p, tp[0], 20*time.Millisecond) // readable, but nothing urgent
+	sendUrgent(t, tp[1], '!')
+	for i := 0; i < 3; i++ { // level-triggered: on every Wait while the byte is unread
+		if f := waitFd(t, p, tp[0]); f != poller.Priority {
+			t.Fatalf("urgent data, wait %d: %v, want Priority", i, f)
+		}
+	}
+	recvUrgent(t, tp[0], '!')
+	if isLinux {
+		// Linux clears TCP_URG_VALID when the byte is read (tcp_recv_urg); the BSDs keep
+		// POLLPRI while the stream is at the mark.
+		expectSilent(t, p, tp[0], 20*time.Millisecond)
+	}
+	if got := drain(t, tp[0]); got != "plain" {
+		t.Fatalf("the stream around the urgent byte: %q, want %q", got, "plain")
+	}
+}
+
+// testPriorityAndReadable: with both interests, plain data is Readable, a lone urgent
+// byte is Priority alone (Linux: it is not in the stream with SO_OOBINLINE off), and both
+// pending give both bits.
+func testPriorityAndReadable(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	tp := tcpPair(t)
+	addPriority(t, b, p, tp[0], poller.Readable|poller.Priority)
+	expectSilent(t, p, tp[0], 0)
+	sendUrgent(t, tp[1], '!')
+	if f := waitFd(t, p, tp[0]); f != poller.Priority && (isLinux || f&poller.Priority == 0) {
+		t.Fatalf("a lone urgent byte: %v, want Priority", f)
+	}
+	recvUrgent(t, tp[0], '!')
+	write(t, tp[1], "abc")
+	if f := waitFd(t, p, tp[0]); f&poller.Readable == 0 || isLinux && f != poller.Readable {
+		t.Fatalf("plain data after the urgent byte was read: %v, want Readable", f)
+	}
+	sendUrgent(t, tp[1], '?')
+	// The urgent byte follows the plain data on the wire: once Priority shows, so must
+	// Readable, in the same event, on every Wait.
+	deadline := time.Now().Add(slack)
+	for f := waitFd(t, p, tp[0]); f&poller.Priority == 0; f = waitFd(t, p, tp[0]) {
+		if f != poller.Readable || time.Now().After(deadline) {
+			t.Fatalf("plain then urgent data: %v, want Readable, then Readable|Priority", f)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if f := waitFd(t, p, tp[0]); f != poller.Readable|poller.Priority {
+			t.Fatalf("plain and urgent data, wait %d: %v, want Readable|Priority", i, f)
+		}
+	}
+	recvUrgent(t, tp[0], '?')
+	if f := waitFd(t, p, tp[0]); f&poller.Readable == 0 || isLinux && f != poller.Readable {
+		t.Fatalf("urgent byte read, plain data left: %v, want Readable", f)
+	}
+	if got := drain(t, tp[0]); got != "abc" {
+		t.Fatalf("the stream: %q, want %q", got, "abc")
+	}
+	expectSilent(t, p, tp[0], 20*time.Millisecond)
+}
+
+// testPriorityEdgeTriggered: each urgent byte is one edge; plain data alone is none.
+func testPriorityEdgeTriggered(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	tp := tcpPair(t)
+	err := p.Add(tp[0], poller.Priority|poller.EdgeTriggered)
+	if errors.Is(err, poller.ErrUnsupported) {
+		t.Skipf("%v gives ErrUnsupported for Priority|EdgeTriggered: no edge-triggered mode or no Priority (DESIGN.md)", b)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendUrgent(t, tp[1], '!')
+	if f := waitFd(t, p, tp[0]); f != poller.Priority {
+		t.Fatalf("first urgent byte: %v, want Priority", f)
+	}
+	expectSilent(t, p, tp[0], 20*time.Millisecond) // unread, but no new edge
+	// Any data that arrives while the urgent byte is unread is an edge: TCP wakes the
+	// socket's waiters with EPOLLIN|EPOLLPRI for all data (sock_def_readable), epoll
+	// then polls the socket and finds the urgent byte still there, as it finds unread
+	// data again on each new arrival for Readable.
+	write(t, tp[1], "a")
+	if f := waitFd(t, p, tp[0]); f != poller.Priority {
+		t.Fatalf("plain data with the urgent byte unread: %v, want Priority", f)
+	}
+	recvUrgent(t, tp[0], '!')
+	write(t, tp[1], "b")
+	arrived(t, tp[0], unix.POLLIN)
+	expectSilent(t, p, tp[0], 20*time.Millisecond) // plain data alone is no Priority edge
+	sendUrgent(t, tp[1], '?')
+	if f := waitFd(t, p, tp[0]); f != poller.Priority {
+		t.Fatalf("second urgent byte: %v, want Priority", f)
+	}
+	expectSilent(t, p, tp[0], 20*time.Millisecond)
+	recvUrgent(t, tp[0], '?')
+}
+
+// testPriorityOneShot: reported once, silent while unread, and re-armed by Modify.
+func testPriorityOneShot(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	tp := tcpPair(t)
+	addPriority(t, b, p, tp[0], poller.Priority|poller.OneShot)
+	sendUrgent(t, tp[1], '!')
+	if f := waitFd(t, p, tp[0]); f != poller.Priority {
+		t.Fatalf("one-shot report: %v, want Priority", f)
+	}
+	expectSilent(t, p, tp[0], 20*time.Millisecond) // still unread, but disarmed
+	if err := p.Modify(tp[0], poller.Priority|poller.OneShot); err != nil {
+		t.Fatal(err)
+	}
+	if f := waitFd(t, p, tp[0]); f != poller.Priority {
+		t.Fatalf("re-armed, byte still unread: %v, want Priority", f)
+	}
+	recvUrgent(t, tp[0], '!')
+	if err := p.Modify(tp[0], poller.Priority|poller.OneShot); err != nil {
+		t.Fatal(err)
+	}
+	if isLinux {
+		expectSilent(t, p, tp[0], 20*time.Millisecond)
+	}
+}
+
+// testPriorityHangup: Hangup and Errored set the Priority interest bit, as they set
+// Readable and Writable, so a loop that only looks at Priority (a GPIO line) reaches its
+// read and learns of the hangup. select cannot: its except set is POLLPRI alone, so an
+// fd registered for Priority alone sees no hangup there.
+func testPriorityHangup(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	addPriority(t, b, p, sp[0], poller.Priority)
+	unix.Close(sp[1])
+	sp[1] = -1
+	if b.kind == poller.BackendSelect {
+		arrived(t, sp[0], unix.POLLIN)
+		expectSilent(t, p, sp[0], 20*time.Millisecond)
+		return
+	}
+	for i := 0; i < 2; i++ { // level-triggered: repeated
+		if f := waitFd(t, p, sp[0]); f != poller.Priority|poller.Hangup {
+			t.Fatalf("Priority only, peer closed, wait %d: %v, want Priority|Hangup", i, f)
+		}
+	}
+	if err := p.Modify(sp[0], poller.Readable|poller.Priority); err != nil {
+		t.Fatal(err)
+	}
+	if f := waitFd(t, p, sp[0]); f != poller.Readable|poller.Priority|poller.Hangup {
+		t.Fatalf("Readable|Priority, peer closed: %v, want Readable|Priority|Hangup", f)
 	}
 }
 

@@ -25,8 +25,10 @@ type selectBackend struct {
 	wakeR, wakeW int
 	regs         [FdSetSize]selectReg
 	rset, wset   unix.FdSet // the armed interest, ready to copy into a wait
+	eset         unix.FdSet // the armed Priority interest: select's except set
 	maxFd        int        // the highest fd in the sets, the wake pipe included
 	nwrite       int        // the fds in wset
+	nexcept      int        // the fds in eset
 	nbad         int
 	seq          uint64
 	waiting      bool // a wait is in select(2) on a copy of the sets
@@ -110,7 +112,7 @@ func (b *selectBackend) delete(fd int) error {
 
 func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error) {
 	b.mu.Lock()
-	r, w := b.rset, b.wset
+	r, w, e := b.rset, b.wset, b.eset
 	nfd := b.maxFd + 1
 	if b.nbad > 0 {
 		timeout = 0 // the bad fds are ready now
@@ -118,16 +120,19 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 	if timeout != 0 {
 		r.Set(b.wakeR) // as in poll: a select that cannot block needs no wakeup
 	}
-	// An empty write set still costs the kernel a copy in and out of nfd bits.
-	var wp *unix.FdSet
+	// An empty write or except set still costs the kernel a copy in and out of nfd bits.
+	var wp, ep *unix.FdSet
 	if b.nwrite > 0 {
 		wp = &w
+	}
+	if b.nexcept > 0 {
+		ep = &e
 	}
 	snap := b.seq
 	b.waiting, b.kicked = true, false
 	b.mu.Unlock()
 
-	_, err := sysSelect(nfd, &r, wp, nil, timeout)
+	_, err := sysSelect(nfd, &r, wp, ep, timeout)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -136,9 +141,9 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 		// select fails as a whole for one closed fd: find it, report it Errored from now
 		// on, and select again without it so that the others are served in this Wait too.
 		b.findBad()
-		r, w = b.rset, b.wset
+		r, w, e = b.rset, b.wset, b.eset
 		r.Set(b.wakeR)
-		_, err = sysSelect(nfd, &r, &w, nil, 0)
+		_, err = sysSelect(nfd, &r, &w, &e, 0)
 	}
 	switch {
 	case err == unix.EINTR && b.nbad == 0:
@@ -148,6 +153,7 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 		// again: a change raced the second select; the next Wait finds it.)
 		r.Zero()
 		w.Zero()
+		e.Zero()
 	case err != nil:
 		return 0, os.NewSyscallError("select", err)
 	}
@@ -178,6 +184,12 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 			}
 			if w.IsSet(fd) {
 				ready |= Writable
+			}
+			// The except set is POLLPRI alone (Linux fs/select.c: POLLEX_SET): a hangup
+			// or an error sets the read and write sets only, so an fd registered for
+			// Priority alone never sees them here.
+			if e.IsSet(fd) {
+				ready |= Priority
 			}
 		}
 		if ready == 0 {
@@ -217,6 +229,12 @@ func (b *selectBackend) arm(fd int, flags Flags) {
 		}
 		b.wset.Set(fd)
 	}
+	if flags&Priority != 0 {
+		if !b.eset.IsSet(fd) {
+			b.nexcept++
+		}
+		b.eset.Set(fd)
+	}
 }
 
 func (b *selectBackend) disarm(fd int) {
@@ -224,6 +242,10 @@ func (b *selectBackend) disarm(fd int) {
 	if b.wset.IsSet(fd) {
 		b.nwrite--
 		b.wset.Clear(fd)
+	}
+	if b.eset.IsSet(fd) {
+		b.nexcept--
+		b.eset.Clear(fd)
 	}
 }
 
