@@ -214,6 +214,26 @@ func TestBadInput(t *testing.T) {
 			}
 			return err
 		}, edgeUnsupported},
+		{"Add Priority alone", func(e env) error {
+			err := e.p.Add(e.idle, poller.Priority)
+			if err == nil {
+				e.p.Delete(e.idle)
+			}
+			return err
+		}, priorityOr(nil)},
+		{"Add Priority closed", func(e env) error { return e.p.Add(e.closed, poller.Priority) }, priorityOr(unix.EBADF)},
+		{"Add Priority negative", func(e env) error { return e.p.Add(-1, poller.Priority|poller.OneShot) }, priorityOr(unix.EBADF)},
+		{"Add Priority|Hangup", func(e env) error { return e.p.Add(e.idle, poller.Priority|poller.Hangup) }, always(poller.ErrInvalidFlags)},
+		{"Add Priority|Errored", func(e env) error { return e.p.Add(e.idle, poller.Priority|poller.Errored) }, always(poller.ErrInvalidFlags)},
+		{"Add bit after Priority", func(e env) error { return e.p.Add(e.idle, poller.Priority|1<<7) }, always(poller.ErrInvalidFlags)},
+		{"Modify to Priority and back", func(e env) error {
+			err := e.p.Modify(e.fd, poller.Priority|poller.Readable)
+			if err == nil {
+				err = e.p.Modify(e.fd, poller.Readable)
+			}
+			return err
+		}, priorityOr(nil)},
+		{"Modify Priority unregistered", func(e env) error { return e.p.Modify(e.idle, poller.Priority) }, priorityOr(poller.ErrNotRegistered)},
 		{"Modify negative", func(e env) error { return e.p.Modify(-1, poller.Readable) }, always(poller.ErrNotRegistered)},
 		{"Modify unregistered", func(e env) error { return e.p.Modify(e.idle, poller.Readable) }, always(poller.ErrNotRegistered)},
 		{"Modify huge", func(e env) error { return e.p.Modify(math.MaxInt, poller.Readable) }, always(poller.ErrNotRegistered)},
@@ -312,6 +332,17 @@ func tooLargeOr(err error) func(testBackend) error {
 	return func(b testBackend) error {
 		if b.kind == poller.BackendSelect {
 			return poller.ErrFdTooLarge
+		}
+		return err
+	}
+}
+
+// priorityOr is err where b can wait for Priority, and ErrUnsupported where it cannot:
+// flags are checked before the fd. kqueue cannot yet (EVFILT_EXCEPT is not wired up).
+func priorityOr(err error) func(testBackend) error {
+	return func(b testBackend) error {
+		if b.kind == poller.BackendKqueue {
+			return poller.ErrUnsupported
 		}
 		return err
 	}

@@ -25,7 +25,10 @@ func FuzzFlags(f *testing.F) {
 		{uint32(poller.Hangup), uint32(rd | poller.Errored)},
 		{uint32(rd | poller.Hangup), uint32(wr | poller.Errored)},
 		{all, uint32(rdwr | modes)},
-		{1 << 6, uint32(rd) | 1<<6},
+		{uint32(pri), uint32(rd | pri)},
+		{uint32(pri | edge), uint32(pri | once)},
+		{uint32(pri | poller.Hangup), uint32(wr | pri | edge | once)},
+		{uint32(rd) | 1<<7, uint32(pri) | 1<<7},
 		{math.MaxUint32, 1 << 31},
 	} {
 		f.Add(seed[0], seed[1])

@@ -19,18 +19,21 @@ import (
 )
 
 const (
-	interest = poller.Readable | poller.Writable
+	interest = poller.Readable | poller.Writable | poller.Priority
 	modes    = poller.EdgeTriggered | poller.OneShot
 )
 
 // flagsErr is the error Add and Modify give for flags on backend b before they look at
-// the fd: interest must be named, Hangup, Errored and unknown bits are refused, and
-// EdgeTriggered exists on epoll (and kqueue) only.
+// the fd: interest must be named, Hangup, Errored and unknown bits are refused,
+// EdgeTriggered exists on epoll (and kqueue) only, and Priority everywhere but kqueue.
 func flagsErr(b poller.Backend, f poller.Flags) error {
 	if f&interest == 0 || f&^(interest|modes) != 0 {
 		return poller.ErrInvalidFlags
 	}
 	if f&poller.EdgeTriggered != 0 && (b == poller.BackendPoll || b == poller.BackendSelect) {
+		return poller.ErrUnsupported
+	}
+	if f&poller.Priority != 0 && b == poller.BackendKqueue {
 		return poller.ErrUnsupported
 	}
 	return nil
@@ -67,6 +70,10 @@ const (
 	kRdHup
 	kHup
 	kErr
+	// kPri is EPOLLPRI. unix_poll raises it only for MSG_OOB data (Linux 5.15+), which
+	// the harness never sends, so bits never has it; it is in the key of every data
+	// wakeup (sock_def_readable: EPOLLIN|EPOLLPRI|...), which queues a Priority item.
+	kPri
 )
 
 func (s *sock) bits() kbits {
@@ -125,7 +132,8 @@ func (m *model) wakeup(slot int, key kbits) {
 	switch {
 	case key == 0,
 		key&kIn != 0 && r.flags&poller.Readable != 0,
-		key&kOut != 0 && r.flags&poller.Writable != 0:
+		key&kOut != 0 && r.flags&poller.Writable != 0,
+		key&kPri != 0 && r.flags&poller.Priority != 0:
 		r.pending = true
 	}
 }
@@ -149,8 +157,9 @@ func (m *model) readiness(slot int, r *reg) poller.Flags {
 	k := s.bits()
 	var f poller.Flags
 	if m.backend == poller.BackendSelect {
-		// select's read set is POLLIN|POLLHUP|POLLERR, its write set POLLOUT|POLLERR;
-		// it cannot tell a hangup.
+		// select's read set is POLLIN|POLLHUP|POLLERR, its write set POLLOUT|POLLERR,
+		// its except set POLLPRI alone: it cannot tell a hangup, and an fd registered
+		// for Priority alone never sees one.
 		if want&poller.Readable != 0 && k&(kIn|kHup|kErr) != 0 {
 			f |= poller.Readable
 		}
@@ -161,7 +170,7 @@ func (m *model) readiness(slot int, r *reg) poller.Flags {
 	}
 	// epoll and poll: the events asked for, plus HUP and ERR always. RDHUP is asked for
 	// with Readable only (a half-close is news to a reader; it would wake a writer that
-	// cannot write on every level-triggered Wait).
+	// cannot write on every level-triggered Wait), so Priority alone sees HUP and ERR.
 	mask := kHup | kErr
 	if want&poller.Readable != 0 {
 		mask |= kIn | kRdHup
@@ -182,7 +191,7 @@ func (m *model) readiness(slot int, r *reg) poller.Flags {
 	if k&kErr != 0 {
 		f |= poller.Errored
 	}
-	// Hangup and Errored also set the interest bits.
+	// Hangup and Errored also set the interest bits, Priority included.
 	if f&(poller.Hangup|poller.Errored) != 0 {
 		f |= want
 	}
@@ -339,7 +348,7 @@ func (m *model) write(slot, n int) bool {
 		return false
 	}
 	p.rq = append(p.rq, n)
-	m.wakeup(peer(slot), kIn) // sk_data_ready
+	m.wakeup(peer(slot), kIn|kPri) // sk_data_ready
 	return true
 }
 

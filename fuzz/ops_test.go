@@ -37,12 +37,18 @@ const (
 )
 
 // flagsArg decodes Flags: mostly valid ones (interest, then OneShot and EdgeTriggered
-// bits), and any of the low 7 bits raw when bit 7 is set.
+// bits), and any of the low 7 bits raw when bit 7 is set. Bits 0-1 pick the interest:
+// Readable, Writable, both, both; with bit 6, the same with Priority added, and
+// Priority alone for 3 (bit 6 came with Priority, so older corpus entries, which
+// never set it, keep their meaning).
 func flagsArg(a byte) poller.Flags {
 	if a&0x80 != 0 {
 		return poller.Flags(a & 0x7f)
 	}
-	f := [4]poller.Flags{poller.Readable, poller.Writable, interest, interest}[a&3]
+	f := [4]poller.Flags{poller.Readable, poller.Writable, rdwr, rdwr}[a&3]
+	if a&0x40 != 0 {
+		f = [4]poller.Flags{rd | pri, wr | pri, rdwr | pri, pri}[a&3]
+	}
 	if a&4 != 0 {
 		f |= poller.OneShot
 	}
@@ -145,12 +151,20 @@ func ops(header byte, steps ...step) []byte {
 func flagsByte(f poller.Flags) byte {
 	var a byte
 	switch f & interest {
-	case poller.Readable:
+	case rd:
 		a = 0
-	case poller.Writable:
+	case wr:
 		a = 1
-	case interest:
+	case rdwr:
 		a = 2
+	case rd | pri:
+		a = 0x40
+	case wr | pri:
+		a = 0x41
+	case rdwr | pri:
+		a = 0x42
+	case pri:
+		a = 0x43
 	default:
 		return 0x80 | byte(f)
 	}
@@ -214,6 +228,7 @@ const (
 	rdwr = poller.Readable | poller.Writable
 	once = poller.OneShot
 	edge = poller.EdgeTriggered
+	pri  = poller.Priority
 )
 
 // opsSeeds are the f.Add seeds of FuzzOps: one behaviour of DESIGN.md each. The
@@ -251,6 +266,9 @@ var opsSeeds = []struct {
 		sWake(1), sWait(1, -1), sWait(maxEvents, -1), sWait(2, time.Microsecond))},
 	{"close poller", ops(0, sAdd(0, rd), sWake(1), sClosePoller(), sAdd(2, rd), sModify(0, wr), sDelete(0),
 		sWaitAll(), sWake(1), sClosePoller())},
+	{"priority", ops(0, sAdd(0, pri), sAdd(2, rd|pri), sAdd(4, wr|pri|once), sAdd(6, pri|edge), sWrite(1, 2),
+		sWrite(3, 2), sWrite(7, 1), sWaitAll(), sModify(2, pri), sWaitAll(), sClose(1), sShutdown(3), sClose(7),
+		sWaitAll(), sWaitAll(), sModify(4, rdwr|pri), sClose(5), sWaitAll(), sDelete(0), sWaitAll())},
 	{"wild fds", ops(0, sWild(0, 0, rd), sWild(4, 0, rd), sWild(5, 0, wr), sWild(6, 0, rd), sWild(10, 0, rd),
 		sWild(0, 2, rd), sWild(6, 3, rd), sWild(2, 1, rdwr|edge), sWait(0, 0))},
 }
