@@ -96,6 +96,51 @@ func ExamplePoller_Add_edgeTriggered() {
 	// second wait: 0 events
 }
 
+// A registration for Priority alone waits for exceptional conditions only: here TCP
+// urgent data, which Go's runtime poller cannot wait for. Plain data does not wake it.
+func ExamplePoller_Add_priority() {
+	// A TCP connection on 127.0.0.1: conn receives, peer sends.
+	ln, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	defer unix.Close(ln)
+	unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+	unix.Listen(ln, 1)
+	addr, _ := unix.Getsockname(ln)
+	peer, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	defer unix.Close(peer)
+	unix.Connect(peer, addr)
+	conn, _, err := unix.Accept4(ln, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer unix.Close(conn)
+
+	p, _ := poller.Open()
+	defer p.Close()
+	p.Add(conn, poller.Priority)
+
+	unix.Write(peer, []byte("plain"))
+	unix.Send(peer, []byte{'!'}, unix.MSG_OOB) // one byte of urgent data
+
+	events := make([]poller.Event, 8)
+	n, _ := p.Wait(events, time.Second)
+	for _, ev := range events[:n] {
+		if ev.Flags&poller.Priority != 0 {
+			// With SO_OOBINLINE off (the default) the urgent byte is read apart from
+			// the stream; until it is, level-triggered Waits report it again.
+			var b [1]byte
+			k, _, err := unix.Recvfrom(ev.Fd, b[:], unix.MSG_OOB)
+			fmt.Printf("%v: urgent %q %v\n", ev.Flags, b[:max(k, 0)], err)
+		}
+	}
+	buf := make([]byte, 16)
+	k, err := unix.Read(conn, buf)
+	fmt.Printf("stream: %q %v\n", buf[:max(k, 0)], err)
+	// Output:
+	// Priority: urgent "!" <nil>
+	// stream: "plain" <nil>
+}
+
 func ExampleFdSet() {
 	var s poller.FdSet
 	s.Set(3)
