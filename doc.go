@@ -23,7 +23,8 @@
 //
 // A read that returns 0 means the peer closed: Delete the fd, then close it. Hangup and
 // Errored are reported even if not asked for, and they also set the interest bits the fd
-// was registered with, so a loop that only tests Readable still reaches that read.
+// was registered with (Priority included, see below), so a loop that only tests Readable
+// still reaches that read.
 // Writable is how a non-blocking connect reports that it finished; read its result with
 // SO_ERROR.
 //
@@ -41,6 +42,35 @@
 //  3. OneShot: Wait reports the socket once, then the registration is disarmed: silent
 //     whatever happens, but still held (Add gives ErrExists), until Modify re-arms it. It
 //     suits handing an fd to one worker at a time.
+//
+// # Priority
+//
+// Priority waits for what the kernel calls an exceptional condition (POLLPRI), which Go's
+// runtime poller cannot wait for: TCP urgent data (read it with recv and MSG_OOB; with
+// SO_OOBINLINE off, the default, a lone urgent byte is Priority without Readable), an
+// edge on a sysfs GPIO value file, a change of /proc/self/mountinfo, a pty master in
+// packet mode, a socket's error queue with SO_SELECT_ERR_QUEUE. What it means is the
+// file's business: the poller reports the kernel's bit. Add(fd, Priority) alone is a
+// valid registration, and the usual one for files that are always readable.
+//
+// sysfs and procfs files signal a change as POLLPRI|POLLERR (fs/kernfs/file.c,
+// fs/proc_namespace.c), so their events come as Priority|Errored on epoll and poll:
+// there Errored means "changed", not a failure. A sysfs file stays Priority until it is
+// read again from offset 0; mountinfo reports each change once.
+//
+// Hangup and Errored set Priority when the fd is registered for it, as they set Readable
+// and Writable. Take a loop that watches a GPIO line or a pty for Priority alone and
+// tests only that bit: were a hangup reported without Priority, the loop would skip the
+// event, and level-triggered, Wait would report it again at once, forever. With the bit,
+// the loop makes its read (or recv with MSG_OOB), which returns the error or EOF, and it
+// can Delete and close the fd. On select that cannot happen: its except set is POLLPRI
+// alone (a hangup or error sets the read and write sets), so an fd registered for
+// Priority alone sees no hangup or error there.
+//
+// Edge-triggered on epoll, a Priority edge is any wakeup of the file while the condition
+// holds: TCP wakes a socket's waiters for all arriving data with EPOLLIN|EPOLLPRI, so
+// plain data that arrives while an urgent byte is unread reports Priority again.
+// kqueue gives ErrUnsupported for Priority for now (EVFILT_EXCEPT is not wired up).
 //
 // # Who owns the fds
 //
@@ -119,6 +149,7 @@
 //	                   epoll            kqueue                 poll                 select
 //	edge / one-shot    EPOLLET/ONESHOT  EV_CLEAR/EV_DISPATCH   ErrUnsupported/emul. ErrUnsupported/emul.
 //	hangup             EPOLLRDHUP/HUP   EV_EOF                 POLLHUP, POLLRDHUP   not distinguishable
+//	Priority           EPOLLPRI         ErrUnsupported         POLLPRI              except set
 //	fd limit           none             none                   none                 FdSetSize
 //	cost of Wait       ready fds        ready fds              registered fds       highest fd
 //	wake               eventfd          EVFILT_USER or pipe    pipe                 pipe
