@@ -49,8 +49,7 @@
 // runtime poller cannot wait for: TCP urgent data (read it with recv and MSG_OOB; with
 // SO_OOBINLINE off, the default, a lone urgent byte is Priority without Readable), an
 // edge on a sysfs GPIO value file, a change of /proc/self/mountinfo, a pty master in
-// packet mode, a socket's error queue with SO_SELECT_ERR_QUEUE. What it means is the
-// file's business: the poller reports the kernel's bit. Add(fd, Priority) alone is a
+// packet mode. What it means is the file's business: the poller reports the kernel's bit. Add(fd, Priority) alone is a
 // valid registration, and the usual one for files that are always readable.
 //
 // sysfs and procfs files signal a change as POLLPRI|POLLERR (fs/kernfs/file.c,
