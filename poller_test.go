@@ -768,6 +768,14 @@ func testPriorityAlone(t *testing.T, b testBackend) {
 			t.Fatalf("urgent data, wait %d: %v, want Priority", i, f)
 		}
 	}
+	events := make([]poller.Event, 8)
+	if a := testing.AllocsPerRun(20, func() {
+		if n, err := p.Wait(events, 0); n != 1 || err != nil || events[0].Flags != poller.Priority {
+			t.Fatalf("Wait = %d, %v, %v", n, err, events[:max(n, 0)])
+		}
+	}); a != 0 { // select's except set too
+		t.Errorf("Wait with a Priority registration allocates %v times per call", a)
+	}
 	recvUrgent(t, tp[0], '!')
 	if isLinux {
 		// Linux clears TCP_URG_VALID when the byte is read (tcp_recv_urg); the BSDs keep

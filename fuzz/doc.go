@@ -14,8 +14,11 @@
 //   - FuzzOps: Add, Modify, Delete, Wait, Wake and Close mixed with writes, reads,
 //     shutdowns and closes on a pool of AF_UNIX socketpairs, on every backend. The
 //     model tracks each socket's kernel state and each registration (level,
-//     edge-triggered, one-shot) and says exactly which fds each Wait reports, with which
-//     flags, and which error each call gives. With a short events slice, successive
+//     edge-triggered, one-shot; Readable, Writable, Priority) and says exactly which fds
+//     each Wait reports, with which flags, and which error each call gives. The pool
+//     sends no MSG_OOB data, so a Priority registration is reported for hangups and
+//     errors only, which must set the bit (and never on select, whose except set sees
+//     neither). With a short events slice, successive
 //     Waits must reach every ready fd. Fds closed while registered, also with a
 //     duplicate keeping the file open and the number then reused (golang/go#59545),
 //     must be handled as DESIGN.md says. Every input must leave the process with the
