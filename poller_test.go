@@ -107,6 +107,10 @@ func TestBackends(t *testing.T) {
 }
 
 func TestStrings(t *testing.T) {
+	// The values are API: DESIGN.md fixes Priority as the bit after Errored.
+	if poller.Errored != 1<<5 || poller.Priority != 1<<6 {
+		t.Errorf("Errored = %#x, Priority = %#x; want 1<<5, 1<<6", uint32(poller.Errored), uint32(poller.Priority))
+	}
 	for f, want := range map[poller.Flags]string{
 		0:                                "0",
 		poller.Readable:                  "Readable",
