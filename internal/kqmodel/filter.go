@@ -187,11 +187,21 @@ func cantSendMore(w *watch) bool {
 	return false
 }
 
-// evalExcept is EVFILT_EXCEPT with NOTE_OOB: XNU filt_soread_common and OpenBSD filt_soexcept
-// fire with NOTE_OOB in fflags while out-of-band data is pending (so_oobmark, or the receive
-// buffer at the mark). Linux shows TCP urgent data as POLLPRI.
+// evalExcept is EVFILT_EXCEPT, asked for with NOTE_OOB. OpenBSD filt_soexcept fires only
+// while out-of-band data is pending ("so->so_oobmark || (so->so_rcv.sb_state &
+// SS_RCVATMARK)"), with NOTE_OOB in fflags. XNU's soexcept_filtops run filt_soread itself:
+// filt_soread_common reports NOTE_OOB at the mark, and otherwise fires on whatever
+// EVFILT_READ fires on (data, EOF, a pending error). Linux shows TCP urgent data as POLLPRI.
 func (k *Kernel) evalExcept(kn *knote, rev int16) result {
-	if kn.sfflags&k.sys.NoteOOB == 0 || rev&unix.POLLPRI == 0 {
+	oob := kn.sfflags&k.sys.NoteOOB != 0 && rev&unix.POLLPRI != 0
+	if k.flavour == Darwin {
+		if oob {
+			n, _ := unix.IoctlGetInt(kn.w.fd, unix.SIOCINQ)
+			return result{ready: true, data: int64(n), fflags: k.sys.NoteOOB}
+		}
+		return evalRead(kn.w, rev)
+	}
+	if !oob {
 		return result{}
 	}
 	return result{ready: true, fflags: k.sys.NoteOOB}

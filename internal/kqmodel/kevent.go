@@ -65,17 +65,27 @@ func (k *Kernel) Kevent(kq int, changes, events []Kevent, timeout *unix.Timespec
 	// FreeBSD kern_kevent_fp: each change goes through kqueue_register; a failure, or any
 	// change with EV_RECEIPT, is written to the event list as flags = EV_ERROR, data = errno
 	// (0 for a receipt), using up one slot; with no slot left the call ends there, returning
-	// the error (or 0 for a receipt), the rest of the changelist unapplied. If any such entry
-	// was written, kevent returns their count without scanning ("nerrors"). OpenBSD
-	// sys_kevent is the same loop; NetBSD kevent1 too, without EV_RECEIPT before NetBSD 10.
+	// the error (or 0 for a receipt), the rest of the changelist unapplied (kqueue(2): "if
+	// this flag is encountered and there is no remaining space in eventlist to hold the
+	// EV_ERROR event, then subsequent changes will not get processed"). If any entry was
+	// written, kevent returns their count without scanning ("if (nerrors)"). OpenBSD
+	// sys_kevent and NetBSD kevent1 run the same loop. XNU kevent_internal differs in two
+	// details: the entry keeps the change's flags (kev.flags |= EV_ERROR), and a receipt that
+	// finds no room is dropped while processing goes on.
 	nerr := 0
 	for i := range changes {
 		ch := changes[i]
+		if k.flavour == FreeBSD && ch.Filter == 0 {
+			continue // kern_kevent_fp: "if (!kevp->filter) continue;"
+		}
 		errno := k.register(q, &ch)
 		if errno == 0 && !(k.sys.Receipt && ch.Flags&EV_RECEIPT != 0) {
 			continue
 		}
 		if nerr == len(events) {
+			if errno == 0 && k.flavour == Darwin {
+				continue
+			}
 			q.sync()
 			k.mu.Unlock()
 			if errno != 0 {
@@ -83,7 +93,11 @@ func (k *Kernel) Kevent(kq int, changes, events []Kevent, timeout *unix.Timespec
 			}
 			return 0, nil
 		}
-		ch.Flags = EV_ERROR
+		if k.flavour == Darwin {
+			ch.Flags |= EV_ERROR
+		} else {
+			ch.Flags = EV_ERROR
+		}
 		ch.Data = int64(errno)
 		events[nerr] = ch
 		nerr++
@@ -92,6 +106,12 @@ func (k *Kernel) Kevent(kq int, changes, events []Kevent, timeout *unix.Timespec
 		q.sync()
 		k.mu.Unlock()
 		return nerr, nil
+	}
+	if timeout != nil && (timeout.Sec < 0 || timeout.Nsec < 0 || timeout.Nsec >= 1e9) {
+		// FreeBSD kqueue_scan: an invalid timespec is EINVAL (changes already applied).
+		q.sync()
+		k.mu.Unlock()
+		return -1, unix.EINVAL
 	}
 	if e := k.failCallErrno; e != 0 {
 		k.failCallErrno = 0
@@ -176,9 +196,24 @@ func (k *Kernel) register(q *queue, ch *Kevent) unix.Errno {
 	if !ok {
 		return unix.EINVAL
 	}
-	flags := ch.Flags
-	if k.flavour == NetBSD {
-		flags &^= EV_RECEIPT // NetBSD 9 has no EV_RECEIPT: the bit means nothing there
+	flags := ch.Flags &^ evSysFlags
+	switch k.flavour {
+	case FreeBSD:
+		// kqueue_register: "if ((kev->flags & (EV_ENABLE | EV_DISABLE)) == (EV_ENABLE |
+		// EV_DISABLE)) return (EINVAL);"
+		if flags&(EV_ENABLE|EV_DISABLE) == EV_ENABLE|EV_DISABLE {
+			return unix.EINVAL
+		}
+	case Darwin:
+		// XNU kevent_register: "Simplify the flags - delete and disable overrule".
+		if flags&EV_DELETE != 0 {
+			flags &^= EV_ADD
+		}
+		if flags&EV_DISABLE != 0 {
+			flags &^= EV_ENABLE
+		}
+	case NetBSD:
+		flags &^= EV_RECEIPT // modelled as NetBSD 9, whose x/sys has no EV_RECEIPT
 	}
 	if k.failChangeErrno != 0 && flags&k.failChangeFlags != 0 {
 		e := k.failChangeErrno
@@ -214,7 +249,16 @@ func (k *Kernel) register(q *queue, ch *Kevent) unix.Errno {
 			return e
 		}
 		kn = &knote{key: ky, kind: kd, w: w,
-			flags: flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT)}
+			flags:    flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH),
+			disabled: flags&EV_DISABLE != 0,
+			sfflags:  ch.Fflags, sdata: ch.Data, udata: ch.Udata}
+		// The flags a delivered event carries: FreeBSD copies the creating kevent and strips
+		// EV_ADD, EV_DELETE, EV_ENABLE and EV_DISABLE (kn_kevent.flags &= ~(...)); XNU,
+		// OpenBSD and NetBSD copy it whole (kn->kn_kevent = *kev), EV_ADD included.
+		kn.evflags = flags
+		if k.flavour == FreeBSD {
+			kn.evflags &^= EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE
+		}
 		if w != nil {
 			q.attach(kn)
 			if err := q.updateEpoll(w); err != nil {
@@ -227,45 +271,52 @@ func (k *Kernel) register(q *queue, ch *Kevent) unix.Errno {
 		}
 		q.knotes[ky] = kn
 		if kd == kindUser {
-			// FreeBSD filt_userattach: the knote starts triggered if NOTE_TRIGGER was given.
+			// FreeBSD filt_userattach: triggered at once if NOTE_TRIGGER is given.
 			kn.sfflags = ch.Fflags & noteFFlagsMask
-		} else {
-			kn.sfflags = ch.Fflags
+			kn.triggered = ch.Fflags&NOTE_TRIGGER != 0
 		}
-		kn.sdata, kn.udata = ch.Data, ch.Udata
-		if kd == kindUser && ch.Fflags&NOTE_TRIGGER != 0 {
-			kn.triggered = true
-		}
-	} else {
-		if flags&EV_DELETE != 0 {
+		if flags&EV_DELETE != 0 { // FreeBSD: EV_ADD|EV_DELETE creates, then drops
 			q.deleteKnote(kn)
 			return 0
 		}
-		if flags&EV_ADD != 0 {
-			kn.udata = ch.Udata
-			if kd != kindUser {
-				kn.sfflags, kn.sdata = ch.Fflags, ch.Data
-			}
+		if !kn.disabled {
+			k.activate(q, kn)
 		}
-		if kd == kindUser {
-			k.userTouch(kn, ch)
-		}
-	}
-	if flags&EV_DELETE != 0 { // EV_ADD|EV_DELETE: created, then dropped
-		q.deleteKnote(kn)
 		return 0
 	}
 
-	// kqueue(2): "Adding an event automatically enables it, unless overridden by the
-	// EV_DISABLE flag." FreeBSD kqueue_register then runs f_event on an enabled knote and
-	// queues it if it fires: registering and re-enabling re-evaluate the level.
+	if flags&EV_DELETE != 0 {
+		q.deleteKnote(kn)
+		return 0
+	}
+	// "The user may change some filter values after the initial EV_ADD, but doing so will
+	// not reset any filter which has already been triggered" (FreeBSD, NetBSD, OpenBSD
+	// kqueue_register). FreeBSD, NetBSD and XNU take udata (and fflags/data, or f_touch for
+	// EVFILT_USER) from every change that is not EV_DELETE, EV_ENABLE and EV_DISABLE alone
+	// included; OpenBSD only from EV_ADD (filter_modify) and, for EVFILT_USER, any change.
+	// The creation flags (EV_CLEAR, EV_ONESHOT, EV_DISPATCH) are never changed.
+	if flags&EV_ADD != 0 || k.flavour != OpenBSD || kd == kindUser {
+		kn.udata = ch.Udata
+		if kd == kindUser {
+			k.userTouch(kn, ch)
+		} else {
+			kn.sfflags, kn.sdata = ch.Fflags, ch.Data
+		}
+	}
+	// EV_ADD of an existing knote does not re-enable it: only EV_ENABLE clears KN_DISABLED
+	// (FreeBSD kqueue_register "if ((kev->flags & EV_ENABLE) != 0) kn->kn_status &=
+	// ~KN_DISABLED"; XNU knote_apply_touch; OpenBSD and NetBSD kqueue_register alike).
+	// kqueue(2)'s "Adding an event automatically enables it" holds for a new knote.
 	switch {
+	case flags&EV_ENABLE != 0:
+		kn.disabled = false
 	case flags&EV_DISABLE != 0:
 		kn.disabled = true
 		q.dequeue(kn)
-	case flags&(EV_ENABLE|EV_ADD) != 0:
-		kn.disabled = false
 	}
+	// Every kernel runs the filter again after a change to an enabled knote and queues it
+	// if it fires (FreeBSD done_ev_add, XNU f_touch, OpenBSD filter_modify/filter_process,
+	// NetBSD done_ev_add).
 	if !kn.disabled {
 		k.activate(q, kn)
 	}
@@ -276,13 +327,26 @@ func (k *Kernel) register(q *queue, ch *Kevent) unix.Errno {
 func (k *Kernel) attachCheck(kd kind, w *watch) unix.Errno {
 	switch kd {
 	case kindWrite:
-		if k.flavour == FreeBSD && w.mode == unix.S_IFIFO && pipeReaderGone(w.fd) {
-			// FreeBSD sys_pipe.c pipe_kqfilter: EVFILT_WRITE on a pipe whose other end is
-			// closed is EPIPE (DragonFly the same). XNU, OpenBSD and NetBSD accept it and
-			// report EV_EOF.
+		if w.mode != unix.S_IFIFO || !pipeReaderGone(w.fd) {
+			return 0
+		}
+		// EVFILT_WRITE on a pipe whose other end is closed. FreeBSD sys_pipe.c
+		// pipe_kqfilter: "if (cpipe->pipe_peer->pipe_present != PIPE_ACTIVE) ... return
+		// (EPIPE)" (DragonFly the same). NetBSD sys_pipe.c pipe_kqfilter: "Other end of
+		// pipe has been closed" ... return EBADF. XNU pipe_kqfilter attaches ("this isn't
+		// a programming error as the other side closing could race with the kevent
+		// registration") and filt_pipe_draincommon reports EV_EOF; OpenBSD pipe_kqfilter
+		// attaches too ("the filter now always indicates a pending event").
+		switch k.flavour {
+		case FreeBSD:
 			return unix.EPIPE
+		case NetBSD:
+			return unix.EBADF
 		}
 	case kindExcept:
+		// XNU soo_kqfilter and OpenBSD soo_kqfilter take EVFILT_EXCEPT on sockets; XNU
+		// pipe_kqfilter refuses it (EINVAL), OpenBSD pipe_kqfilter too ("Disallow usage
+		// through kevent(2)").
 		if w.mode != unix.S_IFSOCK {
 			return unix.EINVAL
 		}
@@ -316,8 +380,9 @@ func (k *Kernel) userTouch(kn *knote, ch *Kevent) {
 	case ffcopy:
 		kn.sfflags = v
 	}
-	if ch.Flags&EV_ADD != 0 {
-		kn.sdata = ch.Data
+	kn.sdata = ch.Data
+	if ch.Flags&EV_CLEAR != 0 {
+		kn.triggered = false // filt_usertouch: "if (kev->flags & EV_CLEAR) { kn->kn_hookid = 0; ...}"
 	}
 }
 
@@ -402,7 +467,7 @@ func (k *Kernel) scan(q *queue, events []Kevent) int {
 			// (FreeBSD: f_event returned 0, KN_ACTIVE cleared).
 			continue
 		}
-		events[n] = Kevent{Ident: kn.ident, Filter: kn.filter, Flags: kn.flags | r.flags,
+		events[n] = Kevent{Ident: kn.ident, Filter: kn.filter, Flags: kn.evflags | r.flags,
 			Fflags: r.fflags, Data: r.data, Udata: kn.udata}
 		n++
 		k.afterDelivery(q, kn)

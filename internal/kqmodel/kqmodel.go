@@ -36,6 +36,10 @@ const (
 	NOTE_TRIGGER = 0x01000000
 )
 
+// evSysFlags are the bits the kernels clear from every change (EV_SYSFLAGS: EV_ERROR, EV_EOF
+// and the two kernel-private flags; FreeBSD, OpenBSD and NetBSD "kevp->flags &= ~EV_SYSFLAGS").
+const evSysFlags = 0xF000
+
 // noteFFlagsMask is the part of an EVFILT_USER fflags word that is user data
 // (FreeBSD sys/event.h NOTE_FFLAGSMASK; XNU the same).
 const noteFFlagsMask = 0x00ffffff

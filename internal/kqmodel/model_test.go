@@ -3,6 +3,8 @@
 package kqmodel
 
 import (
+	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -154,17 +156,89 @@ func TestReAddKeepsModeFlags(t *testing.T) {
 	})
 }
 
-// EV_ADD on an existing, disabled knote enables it (kqueue(2)).
-func TestReAddEnables(t *testing.T) {
+// EV_ADD on an existing, disabled knote does not enable it: only EV_ENABLE does (FreeBSD,
+// XNU, OpenBSD, NetBSD kqueue_register); a new knote starts enabled unless EV_DISABLE.
+func TestReAddKeepsDisabled(t *testing.T) {
 	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
 		r, w := pipe(t)
 		write(t, w, "x")
 		apply(t, k, kq, change(r, rd(k), EV_ADD|EV_DISABLE))
 		if evs := poll(t, k, kq, 4); len(evs) != 0 {
-			t.Fatalf("disabled knote reported: %+v", evs)
+			t.Fatalf("knote added with EV_DISABLE reported: %+v", evs)
 		}
 		apply(t, k, kq, change(r, rd(k), EV_ADD))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("EV_ADD re-enabled a disabled knote: %+v", evs)
+		}
+		apply(t, k, kq, change(r, rd(k), EV_ENABLE))
 		mustFind(t, poll(t, k, kq, 4), r, rd(k))
+	})
+}
+
+// udata comes from every change to an existing knote on FreeBSD, NetBSD and XNU (EV_ENABLE
+// alone included); OpenBSD takes it from EV_ADD only.
+func TestUdataFromChanges(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		var tag byte
+		add := change(r, rd(k), EV_ADD|EV_DISABLE)
+		add.Udata = &tag
+		apply(t, k, kq, add, change(r, rd(k), EV_ENABLE)) // EV_ENABLE with nil udata
+		e := mustFind(t, poll(t, k, kq, 4), r, rd(k))
+		want := (*byte)(nil)
+		if k.flavour == OpenBSD {
+			want = &tag
+		}
+		if e.Udata != want {
+			t.Fatalf("udata after EV_ENABLE(nil) = %p, want %p", e.Udata, want)
+		}
+	})
+}
+
+// EV_ENABLE|EV_DISABLE together: FreeBSD refuses (EINVAL), XNU lets disable win, OpenBSD and
+// NetBSD apply disable then enable.
+func TestEnableDisableTogether(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		apply(t, k, kq, change(r, rd(k), EV_ADD))
+		_, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_ENABLE|EV_DISABLE)}, nil, nil)
+		evs := poll(t, k, kq, 4)
+		switch k.flavour {
+		case FreeBSD:
+			if err != unix.EINVAL {
+				t.Fatalf("err %v, want EINVAL", err)
+			}
+			mustFind(t, evs, r, rd(k)) // unchanged
+		case Darwin:
+			if err != nil || len(evs) != 0 {
+				t.Fatalf("err %v, events %+v: want disabled", err, evs)
+			}
+		default:
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustFind(t, evs, r, rd(k))
+		}
+	})
+}
+
+// Delivered flags: FreeBSD strips EV_ADD from the knote's copy of the creating kevent; the
+// others return it whole.
+func TestDeliveredFlags(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		apply(t, k, kq, change(r, rd(k), EV_ADD|EV_CLEAR))
+		e := mustFind(t, poll(t, k, kq, 4), r, rd(k))
+		want := uint32(EV_ADD | EV_CLEAR)
+		if k.flavour == FreeBSD {
+			want = EV_CLEAR
+		}
+		if e.Flags != want {
+			t.Fatalf("flags %#x, want %#x", e.Flags, want)
+		}
 	})
 }
 
@@ -332,6 +406,14 @@ func TestChangeErrorsWithRoom(t *testing.T) {
 			if evs[i].Ident != uint64(x.ident) || evs[i].Flags&EV_ERROR == 0 || evs[i].Data != int64(x.errno) {
 				t.Errorf("entry %d = %+v, want ident %d EV_ERROR data %d", i, evs[i], x.ident, x.errno)
 			}
+		}
+		// FreeBSD, OpenBSD, NetBSD: flags = EV_ERROR; XNU: the change's flags | EV_ERROR.
+		wantFlags := uint32(EV_ERROR)
+		if k.flavour == Darwin {
+			wantFlags = EV_ADD | EV_ERROR
+		}
+		if evs[0].Flags != wantFlags {
+			t.Errorf("error entry flags %#x, want %#x", evs[0].Flags, wantFlags)
 		}
 		mustFind(t, poll(t, k, kq, 4), r, rd(k)) // the good change was applied
 	})
@@ -555,5 +637,411 @@ func TestCloseWakesBlocked(t *testing.T) {
 		if err := k.Close(kq2); err != unix.EBADF {
 			t.Fatalf("second Close: %v, want EBADF", err)
 		}
+	})
+}
+
+// EV_RECEIPT with no room in the event list: FreeBSD and OpenBSD stop processing the
+// changelist there (kqueue(2)); XNU drops the receipt and goes on.
+func TestReceiptNoRoom(t *testing.T) {
+	forEach(t, func(f Flavour) bool { return f.Sys().Receipt }, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		n, err := k.Kevent(kq, []Kevent{change(w, wr(k), EV_ADD|EV_RECEIPT), change(r, rd(k), EV_ADD)}, nil, nil)
+		if n != 0 || err != nil {
+			t.Fatalf("kevent = %d, %v; want 0, nil", n, err)
+		}
+		evs := poll(t, k, kq, 4)
+		mustFind(t, evs, w, wr(k))
+		if _, applied := find(evs, r, rd(k)); applied != (k.flavour == Darwin) {
+			t.Fatalf("%v: change after a receipt with no room applied = %v", k.flavour, applied)
+		}
+	})
+}
+
+// An invalid timeout is EINVAL once the changes are applied.
+func TestInvalidTimeout(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		bad := &unix.Timespec{Nsec: 1e9}
+		if n, err := k.Kevent(kq, []Kevent{change(r, rd(k), EV_ADD)}, make([]Kevent, 1), bad); n != -1 || err != unix.EINVAL {
+			t.Fatalf("kevent = %d, %v; want -1, EINVAL", n, err)
+		}
+		mustFind(t, poll(t, k, kq, 4), r, rd(k))
+	})
+}
+
+// EV_EOF on the read filter: the peer closed (socketpair), the writer is gone (pipe), the
+// peer shut down its writing side, or the socket's own SHUT_RD (TCP). The write filter does
+// not see the peer's SHUT_WR.
+func TestReadEOF(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		a, b := socketpair(t, unix.SOCK_STREAM)
+		r, w := pipe(t)
+		c, s := tcpPair(t)
+		c2, _ := tcpPair(t)
+		apply(t, k, kq, change(a, rd(k), EV_ADD), change(r, rd(k), EV_ADD),
+			change(s, rd(k), EV_ADD), change(s, wr(k), EV_ADD), change(c2, rd(k), EV_ADD))
+		write(t, b, "abc")
+		unix.Close(b)
+		unix.Close(w)
+		unix.Shutdown(c, unix.SHUT_WR)
+		unix.Shutdown(c2, unix.SHUT_RD)
+		want := map[int]int64{a: 3, r: 0, s: 0, c2: 0}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(want) > 0 && time.Now().Before(deadline) {
+			for _, e := range waitEvents(t, k, kq, 8) {
+				if e.Filter == wr(k) {
+					if e.Flags&EV_EOF != 0 {
+						t.Fatalf("peer's SHUT_WR set EV_EOF on the write filter: %+v", e)
+					}
+					continue
+				}
+				if d, ok := want[int(e.Ident)]; ok && e.Flags&EV_EOF != 0 {
+					if e.Data != d || e.Fflags != 0 {
+						t.Errorf("ident %d: data %d fflags %d, want data %d fflags 0", e.Ident, e.Data, e.Fflags, d)
+					}
+					delete(want, int(e.Ident))
+				}
+			}
+		}
+		if len(want) > 0 {
+			t.Fatalf("no EV_EOF for %v", want)
+		}
+	})
+}
+
+// EV_EOF on the write filter after the socket's own shutdown(SHUT_WR) (FreeBSD filt_sowrite
+// SBS_CANTSENDMORE), for TCP and AF_UNIX stream; the read filter stays quiet.
+func TestWriteEOFOwnShutdown(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		c, _ := tcpPair(t)
+		a, _ := socketpair(t, unix.SOCK_STREAM)
+		for _, fd := range []int{c, a} {
+			apply(t, k, kq, change(fd, rd(k), EV_ADD), change(fd, wr(k), EV_ADD))
+			if e := mustFind(t, poll(t, k, kq, 8), fd, wr(k)); e.Flags&EV_EOF != 0 {
+				t.Fatalf("fd %d: EV_EOF before shutdown: %+v", fd, e)
+			}
+			if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
+				t.Fatal(err)
+			}
+			evs := poll(t, k, kq, 8)
+			if e := mustFind(t, evs, fd, wr(k)); e.Flags&EV_EOF == 0 || e.Fflags != 0 {
+				t.Fatalf("fd %d after SHUT_WR: %+v, want EV_EOF, fflags 0", fd, e)
+			}
+			mustNotFind(t, evs, fd, rd(k))
+		}
+	})
+}
+
+// A pipe whose reader is gone: FreeBSD refuses EVFILT_WRITE with EPIPE, NetBSD with EBADF;
+// XNU and OpenBSD accept it and report EV_EOF at once.
+func TestPipeWriteReaderGone(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, p[1])
+		unix.Close(p[0])
+		w := p[1]
+		_, err := k.Kevent(kq, []Kevent{change(w, wr(k), EV_ADD)}, nil, nil)
+		switch k.flavour {
+		case FreeBSD:
+			if err != unix.EPIPE {
+				t.Fatalf("err %v, want EPIPE", err)
+			}
+		case NetBSD:
+			if err != unix.EBADF {
+				t.Fatalf("err %v, want EBADF", err)
+			}
+		default:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := mustFind(t, poll(t, k, kq, 4), w, wr(k)); e.Flags&EV_EOF == 0 {
+				t.Fatalf("%+v: want EV_EOF", e)
+			}
+			return
+		}
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("refused knote reported: %+v", evs)
+		}
+	})
+}
+
+// A pipe whose reader closes after registration: EV_EOF on the write filter (FreeBSD
+// filt_pipewrite) on every flavour.
+func TestPipeWriteEOFLater(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, p[1])
+		apply(t, k, kq, change(p[1], wr(k), EV_ADD|EV_CLEAR))
+		if e := mustFind(t, poll(t, k, kq, 4), p[1], wr(k)); e.Flags&EV_EOF != 0 {
+			t.Fatalf("EOF with a reader: %+v", e)
+		}
+		unix.Close(p[0])
+		if e := mustFind(t, waitEvents(t, k, kq, 4), p[1], wr(k)); e.Flags&EV_EOF == 0 {
+			t.Fatalf("%+v: want EV_EOF once the reader is gone", e)
+		}
+	})
+}
+
+// A reset connection: both filters EV_EOF with the pending error in fflags (the placeholder),
+// and the error is left for the caller to read.
+func TestResetConnection(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		c, s := tcpPair(t)
+		apply(t, k, kq, change(c, rd(k), EV_ADD), change(c, wr(k), EV_ADD))
+		poll(t, k, kq, 4)
+		if err := unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(s) // RST
+		got := map[int32]Kevent{}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(got) < 2 && time.Now().Before(deadline) {
+			for _, e := range waitEvents(t, k, kq, 4) {
+				if e.Flags&EV_EOF != 0 && e.Fflags != 0 {
+					got[e.Filter] = e
+				}
+			}
+		}
+		for _, f := range []int32{rd(k), wr(k)} {
+			if e, ok := got[f]; !ok || e.Fflags != uint32(PendingErrorPlaceholder) {
+				t.Fatalf("filter %d: %+v, want EV_EOF with fflags %d", f, e, PendingErrorPlaceholder)
+			}
+		}
+		if v, _ := unix.GetsockoptInt(c, unix.SOL_SOCKET, unix.SO_ERROR); v != int(unix.ECONNRESET) {
+			t.Fatalf("SO_ERROR after the model looked = %d, want ECONNRESET (the model must not consume it)", v)
+		}
+	})
+}
+
+// A refused non-blocking connect: the write filter fires with EV_EOF and a pending error, and
+// SO_ERROR still holds ECONNREFUSED afterwards.
+func TestRefusedConnect(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		ln := tcpListen(t)
+		sa, _ := unix.Getsockname(ln)
+		unix.Close(ln) // nothing listens on that port now
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, fd)
+		if err := unix.Connect(fd, sa); err != unix.EINPROGRESS && err != unix.ECONNREFUSED {
+			t.Fatalf("connect: %v", err)
+		}
+		apply(t, k, kq, change(fd, wr(k), EV_ADD))
+		e := mustFind(t, waitEvents(t, k, kq, 4), fd, wr(k))
+		if e.Flags&EV_EOF == 0 || e.Fflags == 0 {
+			t.Fatalf("%+v: want EV_EOF and a pending error in fflags", e)
+		}
+		if v, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); v != int(unix.ECONNREFUSED) {
+			t.Fatalf("SO_ERROR = %d, want ECONNREFUSED", v)
+		}
+	})
+}
+
+// A pending error without EOF (ICMP port unreachable on a connected UDP socket) fires the
+// read filter with neither EV_EOF nor EV_ERROR (filt_soread: "temporary udp error").
+func TestUDPPendingError(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, fd)
+		a := freeUDPAddr(t)
+		to := &unix.SockaddrInet4{Port: a.Port, Addr: [4]byte{127, 0, 0, 1}}
+		if err := unix.Connect(fd, to); err != nil {
+			t.Fatal(err)
+		}
+		apply(t, k, kq, change(fd, rd(k), EV_ADD))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("idle UDP socket reported: %+v", evs)
+		}
+		if _, err := unix.Write(fd, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		e := mustFind(t, waitEvents(t, k, kq, 4), fd, rd(k))
+		if e.Flags&(EV_EOF|EV_ERROR) != 0 {
+			t.Fatalf("%+v: want no EV_EOF or EV_ERROR", e)
+		}
+		if v, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); v != int(unix.ECONNREFUSED) {
+			t.Fatalf("SO_ERROR = %d, want ECONNREFUSED left for the caller", v)
+		}
+	})
+}
+
+// A listening socket is readable while a connection is pending.
+func TestListenReadable(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		ln := tcpListen(t)
+		apply(t, k, kq, change(ln, rd(k), EV_ADD))
+		if evs := poll(t, k, kq, 4); len(evs) != 0 {
+			t.Fatalf("idle listener reported: %+v", evs)
+		}
+		sa, _ := unix.Getsockname(ln)
+		c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, c)
+		if err := unix.Connect(c, sa); err != nil {
+			t.Fatal(err)
+		}
+		if e := mustFind(t, waitEvents(t, k, kq, 4), ln, rd(k)); e.Data < 1 {
+			t.Fatalf("%+v: want data >= 1", e)
+		}
+	})
+}
+
+// Regular files: readable while the offset is before the end, data = bytes left (FreeBSD
+// filt_vfsread); not at EOF; always writable (filt_vfswrite). EV_CLEAR fires again when the
+// file grows.
+func TestRegularFile(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		f, err := unix.Open(t.TempDir()+"/f", unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, f)
+		g, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", f), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, g)
+		write(t, f, "0123456789")
+		apply(t, k, kq, change(g, rd(k), EV_ADD), change(f, wr(k), EV_ADD))
+		evs := poll(t, k, kq, 4)
+		if e := mustFind(t, evs, g, rd(k)); e.Data != 10 {
+			t.Fatalf("read data %d, want 10", e.Data)
+		}
+		if e := mustFind(t, evs, f, wr(k)); e.Flags&EV_EOF != 0 {
+			t.Fatalf("write filter %+v", e)
+		}
+		unix.Seek(g, 4, 0)
+		if e := mustFind(t, poll(t, k, kq, 4), g, rd(k)); e.Data != 6 {
+			t.Fatalf("read data %d after seek, want 6", e.Data)
+		}
+		unix.Seek(g, 0, 2)
+		mustNotFind(t, poll(t, k, kq, 4), g, rd(k))
+		apply(t, k, kq, change(g, rd(k), EV_DELETE), change(g, rd(k), EV_ADD|EV_CLEAR))
+		mustNotFind(t, poll(t, k, kq, 4), g, rd(k))
+		write(t, f, "ab")
+		if e := mustFind(t, poll(t, k, kq, 4), g, rd(k)); e.Data != 2 {
+			t.Fatalf("after growth: data %d, want 2", e.Data)
+		}
+		mustNotFind(t, poll(t, k, kq, 4), g, rd(k))
+	})
+}
+
+// EVFILT_EXCEPT with NOTE_OOB fires on TCP urgent data. OpenBSD filt_soexcept fires only
+// then; XNU runs filt_soread for it, so it also fires on ordinary data. A pipe is EINVAL.
+func TestExceptOOB(t *testing.T) {
+	forEach(t, func(f Flavour) bool { return f.Sys().HasExcept }, func(t *testing.T, k *Kernel, kq int) {
+		sys := k.sys
+		c, s := tcpPair(t)
+		ex := Kevent{Ident: uint64(s), Filter: sys.FiltExcept, Flags: EV_ADD | EV_CLEAR, Fflags: sys.NoteOOB}
+		apply(t, k, kq, ex)
+		write(t, c, "plain")
+		if k.flavour == Darwin {
+			if e := mustFind(t, waitEvents(t, k, kq, 4), s, sys.FiltExcept); e.Fflags&sys.NoteOOB != 0 {
+				t.Fatalf("plain data reported as OOB: %+v", e)
+			}
+		} else {
+			// The data has arrived once the socket polls readable.
+			p := []unix.PollFd{{Fd: int32(s), Events: unix.POLLIN}}
+			unix.Poll(p, 5000)
+			mustNotFind(t, poll(t, k, kq, 4), s, sys.FiltExcept)
+		}
+		if err := unix.Sendto(c, []byte("!"), unix.MSG_OOB, nil); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if e, ok := find(waitEvents(t, k, kq, 4), s, sys.FiltExcept); ok && e.Fflags&sys.NoteOOB != 0 {
+				r, _ := pipe(t)
+				pe := Kevent{Ident: uint64(r), Filter: sys.FiltExcept, Flags: EV_ADD, Fflags: sys.NoteOOB}
+				if _, err := k.Kevent(kq, []Kevent{pe}, nil, nil); err != unix.EINVAL {
+					t.Fatalf("EVFILT_EXCEPT on a pipe: %v, want EINVAL", err)
+				}
+				return
+			}
+		}
+		t.Fatal("no NOTE_OOB event for urgent data")
+	})
+}
+
+// The queue descriptor polls readable exactly while a kevent call would return something,
+// and stops once a call has found nothing (no busy loop for a parked waiter).
+func TestQueueFdReadable(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		a, b := socketpair(t, unix.SOCK_STREAM)
+		apply(t, k, kq, change(a, rd(k), EV_ADD))
+		if readable(kq) {
+			t.Fatal("idle queue polls readable")
+		}
+		write(t, b, "x")
+		p := []unix.PollFd{{Fd: int32(kq), Events: unix.POLLIN}}
+		if n, _ := unix.Poll(p, 5000); n != 1 {
+			t.Fatal("queue did not poll readable after data arrived")
+		}
+		mustFind(t, poll(t, k, kq, 4), a, rd(k))
+		if !readable(kq) {
+			t.Fatal("level-triggered knote still ready, but the queue does not poll readable")
+		}
+		drain(a)
+		if readable(kq) {
+			// Allowed until the next call looks; after it, it must not be.
+			if evs := poll(t, k, kq, 4); len(evs) != 0 {
+				t.Fatalf("drained fd reported: %+v", evs)
+			}
+		}
+		if readable(kq) {
+			t.Fatal("queue polls readable after a call found nothing")
+		}
+		// A trigger or change by another caller makes it readable too.
+		r, w := pipe(t)
+		write(t, w, "y")
+		apply(t, k, kq, change(r, rd(k), EV_ADD))
+		if !readable(kq) {
+			t.Fatal("queue not readable after a ready fd was added")
+		}
+	})
+}
+
+// EINTR from the model's sleep comes back as EINTR, as from kqueue_scan's PCATCH sleep.
+func TestEINTR(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		tids := make(chan int, 1)
+		res := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			tids <- unix.Gettid()
+			ts := unix.NsecToTimespec(int64(5 * time.Second))
+			_, err := k.Kevent(kq, nil, make([]Kevent, 1), &ts)
+			res <- err
+		}()
+		tid := <-tids
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			unix.Tgkill(unix.Getpid(), tid, unix.SIGURG) // Go installs a handler for it
+			select {
+			case err := <-res:
+				if err != unix.EINTR {
+					t.Fatalf("kevent = %v, want EINTR", err)
+				}
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		t.Fatal("kevent not interrupted")
 	})
 }

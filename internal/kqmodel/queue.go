@@ -36,11 +36,12 @@ type result struct {
 type knote struct {
 	key
 	kind kind
-	// flags holds EV_ONESHOT, EV_CLEAR, EV_DISPATCH and EV_RECEIPT as the knote was created: a
-	// later EV_ADD of the same (ident, filter) updates fflags, data and udata only (FreeBSD
+	// flags holds EV_ONESHOT, EV_CLEAR and EV_DISPATCH as the knote was created: a later
+	// EV_ADD of the same (ident, filter) updates fflags, data and udata only (FreeBSD
 	// kqueue_register: an existing knote gets kn_sfflags, kn_sdata and udata, or f_touch for
 	// EVFILT_USER; its kn_flags are the ones copied from the kevent that created it).
 	flags    uint32
+	evflags  uint32 // the flags delivered events carry (before EV_EOF)
 	sfflags  uint32
 	sdata    int64
 	udata    *byte
