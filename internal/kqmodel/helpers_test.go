@@ -4,6 +4,7 @@ package kqmodel
 
 import (
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -207,4 +208,22 @@ func readable(fd int) bool {
 	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	n, _ := unix.Poll(p, 0)
 	return n == 1 && p[0].Revents&unix.POLLIN != 0
+}
+
+// waitBlocked waits (bounded) until a Kevent call is asleep on kq, so that what the test does
+// next happens while it sleeps.
+func waitBlocked(t *testing.T, k *Kernel, kq int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		k.mu.Lock()
+		q := k.queues[kq]
+		blocked := q != nil && q.waiters > 0
+		k.mu.Unlock()
+		if blocked {
+			return
+		}
+		runtime.Gosched()
+	}
+	t.Fatal("no Kevent call went to sleep within 5s")
 }

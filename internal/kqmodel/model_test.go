@@ -63,6 +63,7 @@ func TestBlockedWakesOnData(t *testing.T) {
 		}
 		got := make(chan []Kevent, 1)
 		go func() { got <- waitEventsNoT(k, kq) }()
+		waitBlocked(t, k, kq)
 		write(t, b, "x")
 		select {
 		case evs := <-got:
@@ -95,6 +96,7 @@ func TestBlockedWakesOnChange(t *testing.T) {
 		write(t, w, "x")
 		got := make(chan []Kevent, 1)
 		go func() { got <- waitEventsNoT(k, kq) }()
+		waitBlocked(t, k, kq)
 		apply(t, k, kq, change(r, rd(k), EV_ADD))
 		select {
 		case evs := <-got:
@@ -116,6 +118,7 @@ func TestUserTrigger(t *testing.T) {
 		}
 		got := make(chan []Kevent, 1)
 		go func() { got <- waitEventsNoT(k, kq) }()
+		waitBlocked(t, k, kq)
 		apply(t, k, kq, Kevent{Ident: 42, Filter: fu, Fflags: NOTE_TRIGGER})
 		select {
 		case evs := <-got:
@@ -529,6 +532,49 @@ func TestCloseDropsKnotes(t *testing.T) {
 	})
 }
 
+// EV_ONESHOT on FreeBSD, OpenBSD and NetBSD delivers the knote as it was activated, without
+// running the filter again (kqueue_scan; OpenBSD knote_process_fn "skip f_event when
+// EV_ONESHOT is set"); XNU's knote_process runs f_process and drops a stale activation.
+func TestOneshotSnapshot(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		r, w := pipe(t)
+		write(t, w, "x")
+		apply(t, k, kq, change(r, rd(k), EV_ADD|EV_ONESHOT))
+		drain(r)
+		evs := poll(t, k, kq, 4)
+		if k.flavour == Darwin {
+			if len(evs) != 0 {
+				t.Fatalf("stale oneshot delivered: %+v", evs)
+			}
+			return
+		}
+		if e := mustFind(t, evs, r, rd(k)); e.Data != 1 {
+			t.Fatalf("oneshot snapshot data %d, want 1 (as activated)", e.Data)
+		}
+	})
+}
+
+// A closed descriptor whose number is reused before the next call: the old knote, though
+// active, is dropped and never reports the new file.
+func TestCloseReusedNumber(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+			t.Fatal(err)
+		}
+		write(t, p[1], "x")
+		apply(t, k, kq, change(p[0], rd(k), EV_ADD)) // active now
+		unix.Close(p[0])
+		unix.Close(p[1])
+		r2, w2 := pipe(t)
+		if r2 != p[0] {
+			t.Skipf("descriptor %d not reused (got %d): the kernel allocates the lowest free number, so another goroutine took it", p[0], r2)
+		}
+		write(t, w2, "y")
+		mustNotFind(t, poll(t, k, kq, 4), r2, rd(k))
+	})
+}
+
 // FailCall: the changelist is applied, then the call fails once with the errno.
 func TestFailCall(t *testing.T) {
 	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
@@ -611,17 +657,7 @@ func TestCloseWakesBlocked(t *testing.T) {
 				}
 			}
 		}()
-		// Let the goroutine block (or not: either way it must end with EBADF).
-		for i := 0; i < 100; i++ {
-			k.mu.Lock()
-			q := k.queues[kq2]
-			blocked := q != nil && q.waiters > 0
-			k.mu.Unlock()
-			if blocked {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitBlocked(t, k, kq2)
 		if err := k.Close(kq2); err != nil {
 			t.Fatal(err)
 		}
@@ -938,6 +974,31 @@ func TestRegularFile(t *testing.T) {
 			t.Fatalf("after growth: data %d, want 2", e.Data)
 		}
 		mustNotFind(t, poll(t, k, kq, 4), g, rd(k))
+	})
+}
+
+// A sleeping kevent notices a watched regular file growing (growth raises no Linux wakeup:
+// the model re-checks files while it sleeps).
+func TestRegularFileWakesSleeper(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		f, err := unix.Open(t.TempDir()+"/f", unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeLater(t, f)
+		apply(t, k, kq, change(f, rd(k), EV_ADD|EV_CLEAR))
+		got := make(chan []Kevent, 1)
+		go func() { got <- waitEventsNoT(k, kq) }()
+		waitBlocked(t, k, kq)
+		if _, err := unix.Pwrite(f, []byte("abc"), 0); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case evs := <-got:
+			mustFind(t, evs, f, rd(k))
+		case <-time.After(5 * time.Second):
+			t.Fatal("sleeping kevent missed the file's growth")
+		}
 	})
 }
 
