@@ -108,3 +108,17 @@ func noLeak(t *testing.T, f func()) {
 // isAgain reports whether err is the EAGAIN of this package: an *os.SyscallError
 // that errors.Is unix.EAGAIN.
 func isAgain(err error) bool { return errors.Is(err, unix.EAGAIN) }
+
+// needIPv6 skips the test, saying why, where ::1 cannot be bound (a kernel or
+// container without IPv6).
+func needIPv6(t *testing.T) {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM, 0)
+	if err == nil {
+		err = unix.Bind(fd, &unix.SockaddrInet6{Addr: [16]byte{15: 1}})
+		unix.Close(fd)
+	}
+	if err != nil {
+		t.Skipf("no IPv6 loopback here (%v): the IPv6 cases cannot run", err)
+	}
+}

@@ -58,6 +58,9 @@ func TestRoundTrip(t *testing.T) {
 		for _, pl := range places() {
 			b, pl := b, pl
 			t.Run(b.String()+"/"+pl.name, func(t *testing.T) {
+				if pl.family == unix.AF_INET6 {
+					needIPv6(t)
+				}
 				p := openPoller(t, b)
 				lfd, err := sock.Listen(pl.network, pl.address(t))
 				if err != nil {
@@ -168,6 +171,7 @@ func typeName(v any) string {
 // TestDualStack: a "tcp" listener on the wildcard address takes IPv4 and IPv6, as
 // net.Listen's does, and "tcp6" takes IPv6 only.
 func TestDualStack(t *testing.T) {
+	needIPv6(t)
 	lfd, err := sock.Listen("tcp", ":0")
 	if err != nil {
 		t.Fatal(err)
