@@ -58,7 +58,9 @@
 //     for a pending so_error.
 //   - A descriptor closed and its number reused for the same open file (dup2 of a duplicate
 //     onto it) keeps its knotes: the model notices a close as a failing fstat or a changed
-//     device and inode, checked at each kevent call. A closed descriptor whose file a
+//     device and inode, checked where a close is observable (before an active knote is
+//     delivered, at each change naming the number, and for watched regular files at each
+//     call), so a closed descriptor's idle knotes linger unseen. A closed descriptor whose file a
 //     duplicate keeps open stays in the model's epoll set (unreachable by number); its
 //     wakeups are ignored but can make the queue descriptor poll readable until the next
 //     kevent call.

@@ -60,8 +60,6 @@ func (k *Kernel) Kevent(kq int, changes, events []Kevent, timeout *unix.Timespec
 		k.mu.Unlock()
 		return -1, unix.EBADF
 	}
-	q.dropClosed()
-
 	// FreeBSD kern_kevent_fp: each change goes through kqueue_register; a failure, or any
 	// change with EV_RECEIPT, is written to the event list as flags = EV_ERROR, data = errno
 	// (0 for a receipt), using up one slot; with no slot left the call ends there, returning
@@ -169,7 +167,6 @@ func (k *Kernel) Kevent(kq int, changes, events []Kevent, timeout *unix.Timespec
 			k.mu.Unlock()
 			return -1, err
 		}
-		q.dropClosed()
 	}
 }
 
@@ -430,7 +427,11 @@ func (k *Kernel) pending(q *queue) {
 	}
 	var st unix.Stat_t
 	for _, w := range q.watches {
-		if !w.polled || unix.Fstat(w.fd, &st) != nil {
+		if !w.polled {
+			continue
+		}
+		if unix.Fstat(w.fd, &st) != nil || st.Dev != w.dev || st.Ino != w.ino {
+			q.dropWatch(w)
 			continue
 		}
 		// A vnode knote is activated by writes to the file (VN_KNOTE NOTE_WRITE/NOTE_EXTEND);
@@ -449,6 +450,7 @@ func (k *Kernel) pending(q *queue) {
 // filter, and writes up to len(events) results.
 func (k *Kernel) scan(q *queue, events []Kevent) int {
 	k.pending(q)
+	q.dropClosedActive()
 	n := 0
 	// The knotes active now, each at most once per call (FreeBSD inserts a marker at the
 	// tail of kq_head and stops there), so a level-triggered knote put back at the tail is not

@@ -302,15 +302,28 @@ func (q *queue) dropWatch(w *watch) {
 	q.forget(w)
 }
 
-// dropClosed drops the knotes of every watched descriptor that has been closed or whose
-// number now names another file. A number closed and reused for the same open file (dup2 of a
-// duplicate onto it) cannot be told apart and keeps its knotes.
-func (q *queue) dropClosed() {
+// alive reports whether the watch's descriptor number still names the file it named when
+// the watch was made. A number closed and reused for the same open file (dup2 of a duplicate
+// onto it) cannot be told apart and counts as alive.
+func (w *watch) alive() bool {
 	var st unix.Stat_t
-	for _, w := range q.watches {
-		if err := unix.Fstat(w.fd, &st); err != nil || st.Dev != w.dev || st.Ino != w.ino {
-			q.dropWatch(w)
+	return unix.Fstat(w.fd, &st) == nil && st.Dev == w.dev && st.Ino == w.ino
+}
+
+// dropClosedActive drops the knotes of closed descriptors among the active ones, before a
+// scan could deliver them. Closes are detected lazily, where they are observable: here, at
+// every change naming the number (watchFor, register's fstat), and for watched regular
+// files at each call. A closed descriptor's inactive knotes linger unseen until then, which
+// no caller can tell from their removal at close(2).
+func (q *queue) dropClosedActive() {
+	var dead []*watch
+	for kn := q.head; kn != nil; kn = kn.next {
+		if kn.w != nil && !kn.w.alive() {
+			dead = append(dead, kn.w)
 		}
+	}
+	for _, w := range dead {
+		q.dropWatch(w) // a second drop of the same watch finds nothing left to do
 	}
 }
 
