@@ -71,8 +71,11 @@
 //     NOTE_LOWAT and filter-specific fflags are not modelled: unknown filters give EINVAL.
 //     EVFILT_USER exists in NetBSD 10 and OpenBSD 7.x kernels but not in their x/sys, so those
 //     flavours refuse it.
-//   - The NetBSD flavour is NetBSD 9 as x/sys sees it: EV_RECEIPT ignored (NetBSD 10's kevent1
-//     honours it), EV_DISPATCH accepted so the EV_CLEAR-first chain can be exercised.
+//   - The NetBSD flavour follows kern_event.c 1.140 (NetBSD 10) except that it ignores
+//     EV_RECEIPT, as NetBSD 9 does by the account and as x/sys (no EV_RECEIPT for
+//     NetBSD) forces a caller to assume; 1.140's kevent1 honours it. No NetBSD 9 source was
+//     at hand to check; 1.83 (NetBSD 7) has neither EV_RECEIPT nor EV_DISPATCH. EV_DISPATCH
+//     is accepted so that the EV_CLEAR-first chain can be exercised.
 //   - XNU's workloop and kevent_qos machinery (EV_UDATA_SPECIFIC, EV_DISPATCH2, EV_VANISHED,
 //     KEVENT_FLAG_*) and FreeBSD's EV_FORCEONESHOT, EV_DROP and EV_FLAG1 are not modelled.
 //   - Kernel resource limits: ENOMEM and the like happen only when injected (FailChange).
