@@ -55,7 +55,8 @@
 //     are shut (Linux POLLHUP). A never-connected TCP socket polls POLLHUP on Linux, so the
 //     model reports EV_EOF for it where a BSD reports nothing.
 //   - POLLERR also means a non-empty socket error queue (MSG_ERRQUEUE); the model takes it
-//     for a pending so_error.
+//     for a pending so_error. Errors Linux raises where a BSD raises none show up as one too
+//     (an AF_UNIX stream peer that closes with unread data leaves ECONNRESET on Linux).
 //   - A descriptor closed and its number reused for the same open file (dup2 of a duplicate
 //     onto it) keeps its knotes: the model notices a close as a failing fstat or a changed
 //     device and inode, checked where a close is observable (before an active knote is
