@@ -4,6 +4,7 @@ package kqmodel
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -1173,6 +1174,45 @@ func TestConcurrentChanges(t *testing.T) {
 		apply(t, k, kq, all...)
 		if evs := poll(t, k, kq, 2*nfd); len(evs) != nfd {
 			t.Fatalf("%d events after re-adding all, want %d (each once)", len(evs), nfd)
+		}
+	})
+}
+
+// Go's runtime poller can park a goroutine on the queue descriptor: it wakes when an event
+// arrives, not before (the "parked wait" the poller's Config.Park needs).
+func TestParkOnQueueFd(t *testing.T) {
+	forEach(t, nil, func(t *testing.T, k *Kernel, kq int) {
+		a, b := socketpair(t, unix.SOCK_STREAM)
+		apply(t, k, kq, change(a, rd(k), EV_ADD))
+		d, err := unix.Dup(kq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.SetNonblock(d, true); err != nil {
+			t.Fatal(err)
+		}
+		f := os.NewFile(uintptr(d), "kqueue")
+		defer f.Close()
+		rc, err := f.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.SetReadDeadline(time.Now().Add(5 * time.Second))
+		calls := 0
+		var got []Kevent
+		// Most likely written while the reader is parked; if earlier, the first look finds it.
+		time.AfterFunc(20*time.Millisecond, func() { unix.Write(b, []byte("x")) })
+		err = rc.Read(func(uintptr) bool {
+			calls++
+			got = poll(t, k, kq, 4)
+			return len(got) > 0
+		})
+		if err != nil {
+			t.Fatalf("parked read: %v (after %d looks)", err, calls)
+		}
+		mustFind(t, got, a, rd(k))
+		if calls > 3 {
+			t.Fatalf("%d looks for one event: the queue descriptor woke the parked goroutine spuriously", calls)
 		}
 	})
 }
