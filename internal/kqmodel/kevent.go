@@ -430,7 +430,7 @@ func (k *Kernel) pending(q *queue) {
 		if !w.polled {
 			continue
 		}
-		if unix.Fstat(w.fd, &st) != nil || st.Dev != w.dev || st.Ino != w.ino {
+		if unix.Fstat(w.fd, &st) != nil || !w.names(&st) {
 			q.dropWatch(w)
 			continue
 		}

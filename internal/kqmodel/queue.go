@@ -204,7 +204,7 @@ func (q *queue) sync() {
 // watchFor returns the watch of fd, dropping a stale one (the number now names another file).
 func (q *queue) watchFor(fd int, st *unix.Stat_t) *watch {
 	w := q.watches[fd]
-	if w != nil && (w.dev != st.Dev || w.ino != st.Ino) {
+	if w != nil && !w.names(st) {
 		q.dropWatch(w)
 		w = nil
 	}
@@ -212,7 +212,7 @@ func (q *queue) watchFor(fd int, st *unix.Stat_t) *watch {
 		return w
 	}
 	q.gen++
-	w = &watch{fd: fd, dev: st.Dev, ino: st.Ino, mode: st.Mode & unix.S_IFMT, gen: q.gen}
+	w = &watch{fd: fd, dev: uint64(st.Dev), ino: uint64(st.Ino), mode: st.Mode & unix.S_IFMT, gen: q.gen}
 	if w.mode == unix.S_IFSOCK {
 		w.family, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 		w.sotype, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
@@ -302,12 +302,18 @@ func (q *queue) dropWatch(w *watch) {
 	q.forget(w)
 }
 
+// names reports whether st describes the file the watch was made for (st_dev and st_ino
+// differ in width between architectures, hence the conversions).
+func (w *watch) names(st *unix.Stat_t) bool {
+	return uint64(st.Dev) == w.dev && uint64(st.Ino) == w.ino
+}
+
 // alive reports whether the watch's descriptor number still names the file it named when
 // the watch was made. A number closed and reused for the same open file (dup2 of a duplicate
 // onto it) cannot be told apart and counts as alive.
 func (w *watch) alive() bool {
 	var st unix.Stat_t
-	return unix.Fstat(w.fd, &st) == nil && st.Dev == w.dev && st.Ino == w.ino
+	return unix.Fstat(w.fd, &st) == nil && w.names(&st)
 }
 
 // dropClosedActive drops the knotes of closed descriptors among the active ones, before a
