@@ -26,14 +26,17 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
+	"os"
+	"os/signal"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/rawpoll/poller"
-	"github.com/rawpoll/poller/examples/internal/sockutil"
+	"github.com/rawpoll/poller/sock"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -43,9 +46,10 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("chat: ")
-	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
+	interrupt := make(chan os.Signal, 1) // from the start: a Ctrl-C during setup is kept
+	signal.Notify(interrupt, os.Interrupt)
 
-	backend, err := sockutil.ParseBackend(*backendName)
+	backend, err := parseBackend(*backendName)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -54,7 +58,11 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("listening on %s with %s (Ctrl-C stops)", s.addr, s.p.Backend())
-	onInterrupt(s.Stop)
+	go func() {
+		<-interrupt
+		signal.Stop(interrupt) // a second Ctrl-C kills the program as usual
+		s.Stop()
+	}()
 	if err := s.serve(); err != nil {
 		log.Fatal(err)
 	}
@@ -80,22 +88,40 @@ type client struct {
 	writable bool   // registered Writable as well as Readable
 }
 
+// parseBackend turns the -backend flag into a poller.Backend; "" gives 0, which
+// poller.Config takes as the best backend this OS has.
+func parseBackend(name string) (poller.Backend, error) {
+	if name == "" {
+		return 0, nil
+	}
+	for _, b := range poller.Backends() {
+		if b.String() == name {
+			return b, nil
+		}
+	}
+	return 0, fmt.Errorf("backend %q is not available here; this OS has %v", name, poller.Backends())
+}
+
 func newServer(addr string, backend poller.Backend, limit int, logger *log.Logger) (*server, error) {
-	p, err := sockutil.OpenPoller(backend)
+	p, err := poller.Config{Backend: backend}.Open()
 	if err != nil {
 		return nil, err
 	}
-	lfd, bound, err := sockutil.Listen(addr)
+	lfd, err := sock.Listen("tcp", addr)
 	if err != nil {
 		p.Close()
 		return nil, err
 	}
-	if err := p.Add(lfd, poller.Readable); err != nil {
-		syscall.Close(lfd)
+	bound, err := sock.LocalAddr(lfd) // with the port the kernel chose for ":0"
+	if err == nil {
+		err = p.Add(lfd, poller.Readable)
+	}
+	if err != nil {
+		unix.Close(lfd)
 		p.Close()
 		return nil, err
 	}
-	return &server{p: p, lfd: lfd, addr: bound, limit: limit, clients: make(map[int]*client),
+	return &server{p: p, lfd: lfd, addr: bound.String(), limit: limit, clients: make(map[int]*client),
 		buf: make([]byte, 64<<10), log: logger}, nil
 }
 
@@ -121,7 +147,7 @@ func (s *server) serve() error {
 			}
 		}
 		for _, fd := range s.closing {
-			syscall.Close(fd)
+			unix.Close(fd)
 		}
 		s.closing = s.closing[:0]
 	}
@@ -130,18 +156,18 @@ func (s *server) serve() error {
 
 func (s *server) accept() {
 	for {
-		fd, peer, err := sockutil.Accept(s.lfd)
+		fd, peer, err := sock.Accept(s.lfd)
 		switch {
-		case err == syscall.EAGAIN:
+		case errors.Is(err, unix.EAGAIN):
 			return
 		case err != nil:
 			s.log.Printf("accept: %v", err)
 			return
 		}
-		name := sockutil.SockaddrString(peer)
+		name := sock.Addr(peer).String()
 		if err := s.p.Add(fd, poller.Readable); err != nil {
 			s.log.Printf("%s: %v", name, err)
-			syscall.Close(fd)
+			unix.Close(fd)
 			continue
 		}
 		c := &client{fd: fd, name: name}
@@ -165,9 +191,9 @@ func (s *server) handle(c *client, ready poller.Flags) {
 	if ready&poller.Readable == 0 {
 		return
 	}
-	n, err := sockutil.Read(c.fd, s.buf)
+	n, err := sock.Read(c.fd, s.buf)
 	switch {
-	case err == syscall.EAGAIN:
+	case errors.Is(err, unix.EAGAIN):
 		return
 	case err != nil:
 		s.drop(c, err.Error())
@@ -207,7 +233,7 @@ func (s *server) broadcast(from *client, msg string) {
 func (s *server) send(c *client, msg string) {
 	if len(c.out)+len(msg) > s.limit {
 		// Best effort: the notice goes out only if the kernel has room right now.
-		sockutil.Write(c.fd, []byte("\n* you are too slow: disconnected\n"))
+		sock.Write(c.fd, []byte("\n* you are too slow: disconnected\n"))
 		s.drop(c, fmt.Sprintf("too slow: more than %d bytes waiting", s.limit))
 		return
 	}
@@ -220,8 +246,8 @@ func (s *server) send(c *client, msg string) {
 // flush writes c's backlog until it is empty or the kernel is full, and keeps c
 // registered Writable exactly while the backlog is not empty.
 func (s *server) flush(c *client) {
-	w, err := sockutil.Write(c.fd, c.out)
-	if err != nil && err != syscall.EAGAIN {
+	w, err := sock.Write(c.fd, c.out)
+	if err != nil && !errors.Is(err, unix.EAGAIN) {
 		s.drop(c, err.Error())
 		return
 	}
@@ -252,12 +278,12 @@ func (s *server) shutdown() {
 	s.log.Printf("stopping: closing %d connections", len(s.clients))
 	for _, c := range s.clients {
 		s.p.Delete(c.fd)
-		syscall.Close(c.fd)
+		unix.Close(c.fd)
 	}
 	for _, fd := range s.closing { // a Wait error can end the loop mid-batch
-		syscall.Close(fd)
+		unix.Close(fd)
 	}
 	s.p.Delete(s.lfd)
-	syscall.Close(s.lfd)
+	unix.Close(s.lfd)
 	s.p.Close()
 }

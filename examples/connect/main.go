@@ -2,7 +2,8 @@
 // other work while the handshake and then the server take their time, and is told by the
 // poller when each step can go on.
 //
-//  1. socket, made non-blocking; connect returns at once with EINPROGRESS.
+//  1. sock.Dial makes a non-blocking socket and starts connect, which returns at once
+//     (EINPROGRESS) while the handshake goes on.
 //  2. Register the socket Writable: a connection that finishes, well or badly, makes its
 //     socket writable. Meanwhile the program is free.
 //  3. On Writable, read SO_ERROR: 0 means connected, anything else (such as
@@ -30,12 +31,13 @@ import (
 	"io"
 	"log"
 	"os"
+	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rawpoll/poller"
-	"github.com/rawpoll/poller/examples/internal/sockutil"
+	"github.com/rawpoll/poller/sock"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -47,9 +49,10 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("connect: ")
-	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
+	interrupt := make(chan os.Signal, 1) // from the start: a Ctrl-C during setup is kept
+	signal.Notify(interrupt, os.Interrupt)
 
-	backend, err := sockutil.ParseBackend(*backendName)
+	backend, err := parseBackend(*backendName)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -57,7 +60,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	onInterrupt(c.Stop)
+	go func() {
+		<-interrupt
+		signal.Stop(interrupt) // a second Ctrl-C kills the program as usual
+		c.Stop()
+	}()
 	if err := c.run(*addr, []byte(*request), *tick, *timeout, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
@@ -72,8 +79,22 @@ type client struct {
 	stop atomic.Bool
 }
 
+// parseBackend turns the -backend flag into a poller.Backend; "" gives 0, which
+// poller.Config takes as the best backend this OS has.
+func parseBackend(name string) (poller.Backend, error) {
+	if name == "" {
+		return 0, nil
+	}
+	for _, b := range poller.Backends() {
+		if b.String() == name {
+			return b, nil
+		}
+	}
+	return 0, fmt.Errorf("backend %q is not available here; this OS has %v", name, poller.Backends())
+}
+
 func newClient(backend poller.Backend) (*client, error) {
-	p, err := sockutil.OpenPoller(backend)
+	p, err := poller.Config{Backend: backend}.Open()
 	if err != nil {
 		return nil, err
 	}
@@ -89,26 +110,16 @@ func (c *client) Stop() {
 // run connects to addr, sends request, prints the reply to out and closes the poller.
 func (c *client) run(addr string, request []byte, tick, timeout time.Duration, out io.Writer) error {
 	defer c.p.Close()
-	sa, family, err := sockutil.ParseSockaddr(addr)
-	if err != nil {
-		return err
-	}
-	fd, err := syscall.Socket(family, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	defer syscall.Close(fd)
-	syscall.CloseOnExec(fd)
-	if err := syscall.SetNonblock(fd, true); err != nil {
-		return err
-	}
 
-	// 1. Start connecting. nil is possible too (some kernels finish a loopback connect at
-	// once); Writable is then reported by the first Wait.
-	err = syscall.Connect(fd, sa)
-	if err != nil && err != syscall.EINPROGRESS {
-		return fmt.Errorf("connect to %s: %w", addr, err)
+	// 1. Start connecting. Dial returns as soon as the connect is under way (some
+	// kernels finish a loopback connect at once; Writable is then reported by the first
+	// Wait). It fails itself only for what is known at once, such as a bad address.
+	fd, err := sock.Dial("tcp", addr)
+	if err != nil {
+		return err
 	}
+	defer unix.Close(fd)
+
 	// 2. Wait for Writable, and do other work meanwhile.
 	if err := c.p.Add(fd, poller.Writable); err != nil {
 		return err
@@ -140,7 +151,7 @@ func (c *client) run(addr string, request []byte, tick, timeout time.Duration, o
 		}
 		if !connected {
 			// 3. The connection finished: SO_ERROR says how.
-			if err := sockutil.SocketError(fd); err != nil {
+			if err := sock.Error(fd); err != nil {
 				return fmt.Errorf("connect to %s: %w", addr, err)
 			}
 			connected = true
@@ -148,14 +159,14 @@ func (c *client) run(addr string, request []byte, tick, timeout time.Duration, o
 		if !sent {
 			// 4. Send what the kernel takes; if that is not all, the socket stays
 			// registered Writable and the next event sends more.
-			w, err := sockutil.Write(fd, pending)
-			if err != nil && err != syscall.EAGAIN {
+			w, err := sock.Write(fd, pending)
+			if err != nil && !errors.Is(err, unix.EAGAIN) {
 				return fmt.Errorf("send: %w", err)
 			}
 			if pending = pending[w:]; len(pending) > 0 {
 				continue
 			}
-			if err := syscall.Shutdown(fd, syscall.SHUT_WR); err != nil {
+			if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
 				return os.NewSyscallError("shutdown", err)
 			}
 			if err := c.p.Modify(fd, poller.Readable); err != nil {
@@ -166,9 +177,9 @@ func (c *client) run(addr string, request []byte, tick, timeout time.Duration, o
 			continue
 		}
 		// 5. Read what there is; a read of 0 is the server's close: the reply is whole.
-		r, err := sockutil.Read(fd, buf)
+		r, err := sock.Read(fd, buf)
 		switch {
-		case err == syscall.EAGAIN:
+		case errors.Is(err, unix.EAGAIN):
 			continue
 		case err != nil:
 			return fmt.Errorf("read the reply: %w", err)

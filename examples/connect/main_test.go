@@ -82,7 +82,7 @@ func TestRefused(t *testing.T) {
 			if !errors.Is(err, syscall.ECONNREFUSED) {
 				t.Fatalf("run: %v; want connection refused", err)
 			}
-			if want := "connect to " + addr + ": connection refused"; err.Error() != want {
+			if want := "connect to " + addr + ": SO_ERROR: connection refused"; err.Error() != want {
 				t.Errorf("error %q; want %q", err, want)
 			}
 		})

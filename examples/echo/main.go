@@ -33,12 +33,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"os"
+	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rawpoll/poller"
-	"github.com/rawpoll/poller/examples/internal/sockutil"
+	"github.com/rawpoll/poller/sock"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -49,9 +51,10 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("echo: ")
-	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
+	interrupt := make(chan os.Signal, 1) // from the start: a Ctrl-C during setup is kept
+	signal.Notify(interrupt, os.Interrupt)
 
-	backend, err := sockutil.ParseBackend(*backendName)
+	backend, err := parseBackend(*backendName)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,15 +66,21 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("listening on %s with %s (Ctrl-C stops)", s.addr, s.p.Backend())
+	if *clients > 0 {
+		log.Printf("listening on %s with %s; %d clients for %v", s.addr, s.p.Backend(), *clients, *duration)
+	} else {
+		log.Printf("listening on %s with %s (Ctrl-C stops)", s.addr, s.p.Backend())
+	}
 
 	// Ctrl-C: set the stop flag and Wake the poller, so that the loop returns from Wait,
 	// sees the flag and closes everything. A second Ctrl-C kills the program as usual.
 	var interrupted atomic.Bool
-	onInterrupt(func() {
+	go func() {
+		<-interrupt
+		signal.Stop(interrupt)
 		interrupted.Store(true)
 		s.Stop()
-	})
+	}()
 
 	var result chan clientResult
 	if *clients > 0 {
@@ -119,22 +128,42 @@ type conn struct {
 	out []byte // echo bytes the kernel has not taken yet
 }
 
+// parseBackend turns the -backend flag into a poller.Backend; "" gives 0, which
+// poller.Config takes as the best backend this OS has.
+func parseBackend(name string) (poller.Backend, error) {
+	if name == "" {
+		return 0, nil
+	}
+	for _, b := range poller.Backends() {
+		if b.String() == name {
+			return b, nil
+		}
+	}
+	return 0, fmt.Errorf("backend %q is not available here; this OS has %v", name, poller.Backends())
+}
+
 func newServer(addr string, backend poller.Backend, logger *log.Logger) (*server, error) {
-	p, err := sockutil.OpenPoller(backend)
+	p, err := poller.Config{Backend: backend}.Open()
 	if err != nil {
 		return nil, err
 	}
-	lfd, bound, err := sockutil.Listen(addr)
+	// A non-blocking, close-on-exec listening socket, and the address it is bound to
+	// (with the port the kernel chose for ":0").
+	lfd, err := sock.Listen("tcp", addr)
 	if err != nil {
 		p.Close()
 		return nil, err
 	}
-	if err := p.Add(lfd, poller.Readable); err != nil {
-		syscall.Close(lfd)
+	bound, err := sock.LocalAddr(lfd)
+	if err == nil {
+		err = p.Add(lfd, poller.Readable)
+	}
+	if err != nil {
+		unix.Close(lfd)
 		p.Close()
 		return nil, err
 	}
-	return &server{p: p, lfd: lfd, addr: bound, conns: make(map[int]*conn),
+	return &server{p: p, lfd: lfd, addr: bound.String(), conns: make(map[int]*conn),
 		buf: make([]byte, 64<<10), log: logger}, nil
 }
 
@@ -167,9 +196,9 @@ func (s *server) serve() error {
 
 func (s *server) accept() {
 	for {
-		fd, peer, err := sockutil.Accept(s.lfd)
+		fd, peer, err := sock.Accept(s.lfd) // non-blocking and close-on-exec, like lfd
 		switch {
-		case err == syscall.EAGAIN:
+		case errors.Is(err, unix.EAGAIN):
 			return // no connection waits any more: back to Wait
 		case err != nil:
 			// EMFILE and the like: the connection stays queued, and level-triggered
@@ -179,11 +208,11 @@ func (s *server) accept() {
 		}
 		if err := s.p.Add(fd, poller.Readable); err != nil {
 			s.log.Printf("fd %d: %v", fd, err)
-			syscall.Close(fd)
+			unix.Close(fd)
 			continue
 		}
 		s.conns[fd] = &conn{fd: fd}
-		s.log.Printf("fd %d: accepted %s", fd, sockutil.SockaddrString(peer))
+		s.log.Printf("fd %d: accepted %s", fd, sock.Addr(peer))
 	}
 }
 
@@ -196,14 +225,14 @@ func (s *server) handle(c *conn, ready poller.Flags) {
 	// Writable one the write (which fails).
 	switch {
 	case ready&poller.Errored != 0:
-		err := sockutil.SocketError(c.fd) // reading SO_ERROR clears it
+		err := sock.Error(c.fd) // reading SO_ERROR clears it
 		if err == nil {
 			err = errors.New("socket error reported, none pending")
 		}
 		s.drop(c, err)
 	case len(c.out) > 0 && ready&poller.Writable != 0:
-		w, err := sockutil.Write(c.fd, c.out)
-		if err != nil && err != syscall.EAGAIN {
+		w, err := sock.Write(c.fd, c.out)
+		if err != nil && !errors.Is(err, unix.EAGAIN) {
 			s.drop(c, err)
 			return
 		}
@@ -212,9 +241,9 @@ func (s *server) handle(c *conn, ready poller.Flags) {
 			s.want(c, poller.Readable)
 		}
 	case len(c.out) == 0 && ready&poller.Readable != 0:
-		n, err := sockutil.Read(c.fd, s.buf)
+		n, err := sock.Read(c.fd, s.buf)
 		switch {
-		case err == syscall.EAGAIN:
+		case errors.Is(err, unix.EAGAIN):
 			return // a spurious report: nothing to read after all
 		case err != nil:
 			s.drop(c, err)
@@ -223,8 +252,8 @@ func (s *server) handle(c *conn, ready poller.Flags) {
 			s.drop(c, nil) // the client closed its side
 			return
 		}
-		w, err := sockutil.Write(c.fd, s.buf[:n])
-		if err != nil && err != syscall.EAGAIN {
+		w, err := sock.Write(c.fd, s.buf[:n])
+		if err != nil && !errors.Is(err, unix.EAGAIN) {
 			s.drop(c, err)
 			return
 		}
@@ -247,7 +276,7 @@ func (s *server) want(c *conn, interest poller.Flags) {
 // go on watching a closed number.
 func (s *server) drop(c *conn, why error) {
 	s.p.Delete(c.fd)
-	syscall.Close(c.fd)
+	unix.Close(c.fd)
 	delete(s.conns, c.fd)
 	if why != nil {
 		s.log.Printf("fd %d: closed: %v", c.fd, why)
@@ -260,9 +289,9 @@ func (s *server) shutdown() {
 	s.log.Printf("stopping: closing %d connections", len(s.conns))
 	for _, c := range s.conns {
 		s.p.Delete(c.fd)
-		syscall.Close(c.fd)
+		unix.Close(c.fd)
 	}
 	s.p.Delete(s.lfd)
-	syscall.Close(s.lfd)
+	unix.Close(s.lfd)
 	s.p.Close()
 }

@@ -30,13 +30,15 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
+	"os/signal"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/rawpoll/poller"
-	"github.com/rawpoll/poller/examples/internal/sockutil"
+	"github.com/rawpoll/poller/sock"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -46,9 +48,10 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("multiloop: ")
-	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
+	interrupt := make(chan os.Signal, 1) // from the start: a Ctrl-C during setup is kept
+	signal.Notify(interrupt, os.Interrupt)
 
-	backend, err := sockutil.ParseBackend(*backendName)
+	backend, err := parseBackend(*backendName)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -57,7 +60,11 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("%d loops listening on %s with %s (Ctrl-C stops)", len(g.loops), g.addr, g.loops[0].p.Backend())
-	onInterrupt(g.Stop)
+	go func() {
+		<-interrupt
+		signal.Stop(interrupt) // a second Ctrl-C kills the program as usual
+		g.Stop()
+	}()
 	err = g.serve()
 	for _, l := range g.loops {
 		log.Printf("loop %d: %d connections accepted, %d writes waited for Writable", l.id, l.accepted.Load(), l.blocked.Load())
@@ -92,6 +99,20 @@ type conn struct {
 	out []byte // echo bytes the kernel has not taken yet; while not empty, no reading
 }
 
+// parseBackend turns the -backend flag into a poller.Backend; "" gives 0, which
+// poller.Config takes as the best backend this OS has.
+func parseBackend(name string) (poller.Backend, error) {
+	if name == "" {
+		return 0, nil
+	}
+	for _, b := range poller.Backends() {
+		if b.String() == name {
+			return b, nil
+		}
+	}
+	return 0, fmt.Errorf("backend %q is not available here; this OS has %v", name, poller.Backends())
+}
+
 // newGroup opens n loops listening on addr. The first binds addr; if its port is 0, the
 // others bind the port the kernel chose for it.
 func newGroup(addr string, n int, backend poller.Backend, logger *log.Logger) (*group, error) {
@@ -111,24 +132,28 @@ func newGroup(addr string, n int, backend poller.Backend, logger *log.Logger) (*
 // newLoop opens loop id, listening on addr with SO_REUSEPORT so that every loop can bind
 // the same address, and returns it with the address its socket is bound to.
 func newLoop(id int, addr string, backend poller.Backend, logger *log.Logger) (*loop, string, error) {
-	p, err := sockutil.OpenPoller(backend)
+	p, err := poller.Config{Backend: backend}.Open()
 	if err != nil {
 		return nil, "", err
 	}
-	lfd, bound, err := sockutil.ListenReusePort(addr)
+	lfd, err := sock.ListenConfig{ReusePort: true}.Listen("tcp", addr)
 	if err != nil {
 		p.Close()
 		return nil, "", err
 	}
-	if err := p.Add(lfd, poller.Readable|poller.EdgeTriggered); err != nil {
-		syscall.Close(lfd)
+	bound, err := sock.LocalAddr(lfd)
+	if err == nil {
+		err = p.Add(lfd, poller.Readable|poller.EdgeTriggered)
+	}
+	if err != nil {
+		unix.Close(lfd)
 		p.Close()
 		if errors.Is(err, poller.ErrUnsupported) {
 			return nil, "", fmt.Errorf("%s has no edge-triggered mode, which multiloop needs: use epoll or kqueue (%w)", p.Backend(), err)
 		}
 		return nil, "", err
 	}
-	return &loop{id: id, p: p, lfd: lfd, conns: make(map[int]*conn), buf: make([]byte, 64<<10), log: logger}, bound, nil
+	return &loop{id: id, p: p, lfd: lfd, conns: make(map[int]*conn), buf: make([]byte, 64<<10), log: logger}, bound.String(), nil
 }
 
 // Stop makes every loop return soon; it is safe from any goroutine.
@@ -164,10 +189,10 @@ func (g *group) close() {
 	for _, l := range g.loops {
 		for _, c := range l.conns {
 			l.p.Delete(c.fd)
-			syscall.Close(c.fd)
+			unix.Close(c.fd)
 		}
 		l.p.Delete(l.lfd)
-		syscall.Close(l.lfd)
+		unix.Close(l.lfd)
 		l.p.Close()
 	}
 }
@@ -192,9 +217,9 @@ func (l *loop) run(stop *atomic.Bool) error {
 
 func (l *loop) accept() {
 	for { // until EAGAIN: the next edge comes only with a new connection
-		fd, _, err := sockutil.Accept(l.lfd)
+		fd, _, err := sock.Accept(l.lfd)
 		switch {
-		case err == syscall.EAGAIN:
+		case errors.Is(err, unix.EAGAIN):
 			return
 		case err != nil:
 			// EMFILE and the like. Edge-triggered, the connections left in the queue
@@ -204,7 +229,7 @@ func (l *loop) accept() {
 		}
 		if err := l.p.Add(fd, poller.Readable|poller.Writable|poller.EdgeTriggered); err != nil {
 			l.log.Printf("loop %d: fd %d: %v", l.id, fd, err)
-			syscall.Close(fd)
+			unix.Close(fd)
 			continue
 		}
 		l.conns[fd] = &conn{fd: fd}
@@ -219,8 +244,8 @@ func (l *loop) handle(c *conn, ready poller.Flags) {
 	}
 	flushed := false
 	if ready&poller.Writable != 0 && len(c.out) > 0 {
-		w, err := sockutil.Write(c.fd, c.out)
-		if err != nil && err != syscall.EAGAIN {
+		w, err := sock.Write(c.fd, c.out)
+		if err != nil && !errors.Is(err, unix.EAGAIN) {
 			l.drop(c)
 			return
 		}
@@ -235,16 +260,16 @@ func (l *loop) handle(c *conn, ready poller.Flags) {
 	// can keep its loop here; a server for strangers would cap the rounds, and come
 	// back to this connection itself, since no new edge would remind it.)
 	for len(c.out) == 0 {
-		n, err := sockutil.Read(c.fd, l.buf)
+		n, err := sock.Read(c.fd, l.buf)
 		switch {
-		case err == syscall.EAGAIN:
+		case errors.Is(err, unix.EAGAIN):
 			return // drained: the next Readable edge will say when more comes
 		case err != nil || n == 0:
 			l.drop(c) // 0: the client closed
 			return
 		}
-		w, err := sockutil.Write(c.fd, l.buf[:n])
-		if err != nil && err != syscall.EAGAIN {
+		w, err := sock.Write(c.fd, l.buf[:n])
+		if err != nil && !errors.Is(err, unix.EAGAIN) {
 			l.drop(c)
 			return
 		}
@@ -257,6 +282,6 @@ func (l *loop) handle(c *conn, ready poller.Flags) {
 
 func (l *loop) drop(c *conn) {
 	l.p.Delete(c.fd)
-	syscall.Close(c.fd)
+	unix.Close(c.fd)
 	delete(l.conns, c.fd)
 }

@@ -26,12 +26,13 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/rawpoll/poller"
-	"github.com/rawpoll/poller/examples/internal/sockutil"
+	"github.com/rawpoll/poller/sock"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -39,14 +40,19 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("selectserver: ")
-	onInterrupt := sockutil.CatchInterrupt() // from the start: a Ctrl-C during setup is kept
+	interrupt := make(chan os.Signal, 1) // from the start: a Ctrl-C during setup is kept
+	signal.Notify(interrupt, os.Interrupt)
 
 	s, err := newServer(*addr, log.Default())
 	if err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("listening on %s with select(2), for fds below %d (Ctrl-C stops)", s.addr, poller.FdSetSize)
-	onInterrupt(s.Stop)
+	go func() {
+		<-interrupt
+		signal.Stop(interrupt) // a second Ctrl-C kills the program as usual
+		s.Stop()
+	}()
 	if err := s.serve(); err != nil {
 		log.Fatal(err)
 	}
@@ -71,18 +77,24 @@ type server struct {
 func newServer(addr string, logger *log.Logger) (*server, error) {
 	s := &server{conns: make(map[int][]byte), buf: make([]byte, 64<<10), log: logger}
 	var err error
-	if s.lfd, s.addr, err = sockutil.Listen(addr); err != nil {
+	if s.lfd, err = sock.Listen("tcp", addr); err != nil { // non-blocking, close-on-exec
 		return nil, err
 	}
+	bound, err := sock.LocalAddr(s.lfd) // with the port the kernel chose for ":0"
+	if err != nil {
+		unix.Close(s.lfd)
+		return nil, err
+	}
+	s.addr = bound.String()
 	var p [2]int
-	if err := syscall.Pipe(p[:]); err != nil {
-		syscall.Close(s.lfd)
+	if err := unix.Pipe(p[:]); err != nil {
+		unix.Close(s.lfd)
 		return nil, os.NewSyscallError("pipe", err)
 	}
 	s.wakeR, s.wakeW = p[0], p[1]
-	for _, fd := range []int{s.lfd, s.wakeR, s.wakeW} {
-		syscall.CloseOnExec(fd)
-		syscall.SetNonblock(fd, true)
+	for _, fd := range []int{s.wakeR, s.wakeW} {
+		unix.CloseOnExec(fd)
+		unix.SetNonblock(fd, true)
 	}
 	// Even these may be too large for an fd_set, in a process with many files open.
 	if err := s.readSet.Set(s.lfd); err != nil {
@@ -102,7 +114,7 @@ func (s *server) Stop() {
 	s.pipeMu.Lock()
 	defer s.pipeMu.Unlock()
 	if !s.pipeClosed {
-		syscall.Write(s.wakeW, []byte{0}) // EAGAIN: the pipe is full, so already readable
+		unix.Write(s.wakeW, []byte{0}) // EAGAIN: the pipe is full, so already readable
 	}
 }
 
@@ -121,7 +133,7 @@ func (s *server) serve() error {
 			return err
 		}
 		if r.IsSet(s.wakeR) {
-			sockutil.Read(s.wakeR, s.buf) // drain; the loop condition sees the stop flag
+			sock.Read(s.wakeR, s.buf) // drain; the loop condition sees the stop flag
 		}
 		if r.IsSet(s.lfd) {
 			s.accept()
@@ -139,21 +151,21 @@ func (s *server) serve() error {
 
 func (s *server) accept() {
 	for {
-		fd, peer, err := sockutil.Accept(s.lfd)
+		fd, peer, err := sock.Accept(s.lfd)
 		switch {
-		case err == syscall.EAGAIN:
+		case errors.Is(err, unix.EAGAIN):
 			return
 		case err != nil:
 			s.log.Printf("accept: %v", err)
 			return
 		}
-		if err := s.admit(fd, sockutil.SockaddrString(peer)); err != nil {
+		if err := s.admit(fd, sock.Addr(peer).String()); err != nil {
 			s.log.Print(err)
-			sockutil.Write(fd, []byte("server: too many connections for select(2), sorry\n"))
-			syscall.Close(fd)
+			sock.Write(fd, []byte("server: too many connections for select(2), sorry\n"))
+			unix.Close(fd)
 			continue
 		}
-		s.log.Printf("fd %d: accepted %s", fd, sockutil.SockaddrString(peer))
+		s.log.Printf("fd %d: accepted %s", fd, sock.Addr(peer))
 	}
 }
 
@@ -161,7 +173,8 @@ func (s *server) accept() {
 func (s *server) admit(fd int, peer string) error {
 	if err := s.readSet.Set(fd); err != nil {
 		if errors.Is(err, poller.ErrFdTooLarge) {
-			return fmt.Errorf("refusing %s: its fd %d does not fit in select's fd_set, which holds fds below FdSetSize (%d): %w",
+			// err says what is wrong ("fd does not fit in an fd_set"); add the numbers.
+			return fmt.Errorf("refusing %s, fd %d (select takes fds below FdSetSize, %d): %w",
 				peer, fd, poller.FdSetSize, err)
 		}
 		return fmt.Errorf("refusing %s: %w", peer, err)
@@ -173,16 +186,16 @@ func (s *server) admit(fd int, peer string) error {
 // echo reads from fd and writes it straight back; what does not fit waits in s.conns[fd],
 // and fd moves from the read set to the write set until it is sent.
 func (s *server) echo(fd int) {
-	n, err := sockutil.Read(fd, s.buf)
+	n, err := sock.Read(fd, s.buf)
 	switch {
-	case err == syscall.EAGAIN:
+	case errors.Is(err, unix.EAGAIN):
 		return
 	case err != nil || n == 0: // 0: the client closed
 		s.drop(fd, err)
 		return
 	}
-	w, err := sockutil.Write(fd, s.buf[:n])
-	if err != nil && err != syscall.EAGAIN {
+	w, err := sock.Write(fd, s.buf[:n])
+	if err != nil && !errors.Is(err, unix.EAGAIN) {
 		s.drop(fd, err)
 		return
 	}
@@ -195,8 +208,8 @@ func (s *server) echo(fd int) {
 
 func (s *server) flush(fd int) {
 	out := s.conns[fd]
-	w, err := sockutil.Write(fd, out)
-	if err != nil && err != syscall.EAGAIN {
+	w, err := sock.Write(fd, out)
+	if err != nil && !errors.Is(err, unix.EAGAIN) {
 		s.drop(fd, err)
 		return
 	}
@@ -213,7 +226,7 @@ func (s *server) drop(fd int, why error) {
 	s.readSet.Clear(fd)
 	s.writeSet.Clear(fd)
 	delete(s.conns, fd)
-	syscall.Close(fd)
+	unix.Close(fd)
 	if why != nil {
 		s.log.Printf("fd %d: closed: %v", fd, why)
 	} else {
@@ -223,12 +236,12 @@ func (s *server) drop(fd int, why error) {
 
 func (s *server) close() {
 	for fd := range s.conns {
-		syscall.Close(fd)
+		unix.Close(fd)
 	}
-	syscall.Close(s.lfd)
+	unix.Close(s.lfd)
 	s.pipeMu.Lock()
 	defer s.pipeMu.Unlock()
 	s.pipeClosed = true
-	syscall.Close(s.wakeR)
-	syscall.Close(s.wakeW)
+	unix.Close(s.wakeR)
+	unix.Close(s.wakeW)
 }

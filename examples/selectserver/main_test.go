@@ -92,9 +92,9 @@ func TestFdTooLarge(t *testing.T) {
 		if !errors.Is(err, poller.ErrFdTooLarge) {
 			t.Fatalf("admit(%d): %v; want ErrFdTooLarge", fd, err)
 		}
-		want := fmt.Sprintf("refusing 192.0.2.1:4242: its fd %d does not fit in select's fd_set, which holds fds below FdSetSize (%d)", fd, poller.FdSetSize)
-		if !strings.HasPrefix(err.Error(), want) {
-			t.Errorf("admit error:\n%s\nwant it to start with:\n%s", err, want)
+		want := fmt.Sprintf("refusing 192.0.2.1:4242, fd %d (select takes fds below FdSetSize, %d): %v", fd, poller.FdSetSize, poller.ErrFdTooLarge)
+		if err.Error() != want {
+			t.Errorf("admit error:\n%s\nwant:\n%s", err, want)
 		}
 		if len(spare.conns) != 0 || spare.readSet.Count() != 0 {
 			t.Errorf("a refused fd was recorded")
@@ -114,7 +114,11 @@ func TestFdTooLarge(t *testing.T) {
 		for {
 			select {
 			case line := <-logLines:
-				if strings.Contains(line, "does not fit in select's fd_set") {
+				if strings.Contains(line, "refusing") {
+					// Said once: the reason is not repeated in other words.
+					if n := strings.Count(line, "fit"); n != 1 {
+						t.Errorf("the refusal says \"fit\" %d times: %s", n, line)
+					}
 					return
 				}
 			case <-timeout:

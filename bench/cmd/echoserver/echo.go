@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -53,7 +54,7 @@ func serveReadable(fd int, c *conn, buf []byte, eagain bool) echoStatus {
 			} else {
 				w, werr := writeFd(fd, buf[:n])
 				if werr != nil {
-					if werr != unix.EAGAIN {
+					if !errors.Is(werr, unix.EAGAIN) {
 						return echoClose
 					}
 					w = 0
@@ -67,7 +68,7 @@ func serveReadable(fd int, c *conn, buf []byte, eagain bool) echoStatus {
 			}
 			continue
 		}
-		if err == unix.EAGAIN {
+		if errors.Is(err, unix.EAGAIN) {
 			break
 		}
 		return echoClose // n == 0: the peer closed; or a read error such as ECONNRESET
@@ -82,7 +83,7 @@ func serveReadable(fd int, c *conn, buf []byte, eagain bool) echoStatus {
 func serveWritable(fd int, c *conn, buf []byte, eagain bool) echoStatus {
 	for len(c.pending) > 0 {
 		w, err := writeFd(fd, c.pending)
-		if err == unix.EAGAIN {
+		if errors.Is(err, unix.EAGAIN) {
 			return echoWantWrite
 		}
 		if err != nil {
