@@ -386,7 +386,21 @@ func (k *Kernel) userTouch(kn *knote, ch *Kevent) {
 // activate runs the filter of an enabled, unqueued knote and queues it if it fires (FreeBSD
 // knote_enqueue appends to kq_head: delivery is in activation order).
 func (k *Kernel) activate(q *queue, kn *knote) {
-	if kn == nil || kn.disabled || kn.queued {
+	if kn == nil || kn.disabled {
+		return
+	}
+	if kn.queued {
+		if kn.flags&EV_ONESHOT != 0 {
+			// A wakeup runs f_event on a queued knote too, which refreshes kn_data and can
+			// set EV_EOF (FreeBSD knote() calls f_event for every knote on the list); an
+			// EV_ONESHOT knote is later delivered with what that left.
+			r := k.eval(kn)
+			kn.snap.data = r.data
+			if r.flags&EV_EOF != 0 {
+				kn.snap.flags |= EV_EOF
+				kn.snap.fflags = r.fflags
+			}
+		}
 		return
 	}
 	if r := k.eval(kn); r.ready {
