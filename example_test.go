@@ -3,7 +3,10 @@
 package poller_test
 
 import (
+	"bytes"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rawpoll/poller"
@@ -173,4 +176,173 @@ func ExampleSelect() {
 	fmt.Println(n, err, r.IsSet(fds[0]), w.IsSet(fds[0]))
 	// Output:
 	// 2 <nil> true true
+}
+
+// Wake hands work to an event loop from other goroutines, and stops it: queue the work
+// (or set the stop flag), then Wake, and the loop's Wait returns, with n == 0 if no fd
+// is ready. Wakes that come before the loop gets to them coalesce into one return; the
+// loop drains the whole queue each time, so none is lost.
+func ExamplePoller_Wake() {
+	p, err := poller.Open()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+
+	var (
+		mu    sync.Mutex
+		queue []string // work handed to the loop
+		stop  atomic.Bool
+	)
+	done := make(chan struct{})
+	go func() { // the event loop
+		defer close(done)
+		events := make([]poller.Event, 64)
+		for {
+			n, err := p.Wait(events, -1)
+			if err != nil {
+				return
+			}
+			_ = events[:n] // serve the ready fds here, then the queue
+			mu.Lock()
+			jobs := queue
+			queue = nil
+			mu.Unlock()
+			for _, job := range jobs {
+				fmt.Println("loop ran", job)
+			}
+			if stop.Load() {
+				fmt.Println("loop stopped")
+				return
+			}
+		}
+	}()
+
+	// Another goroutine: two jobs, then the stop request, each followed by a Wake.
+	mu.Lock()
+	queue = append(queue, "job 1", "job 2")
+	mu.Unlock()
+	p.Wake()
+	stop.Store(true)
+	p.Wake()
+	<-done
+	// Output:
+	// loop ran job 1
+	// loop ran job 2
+	// loop stopped
+}
+
+// OneShot hands a ready fd from the goroutine that waits to a worker. The Wait that
+// reports the fd disarms it, so no later Wait reports it while the worker has it, even
+// with its data still unread; the worker re-arms it with Modify when it is done, and
+// the fd stays registered all along (Add again would say ErrExists).
+func ExamplePoller_Add_oneShot() {
+	p, err := poller.Open()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	conn, peer := fds[0], fds[1]
+	defer unix.Close(conn)
+	defer unix.Close(peer)
+	p.Add(conn, poller.Readable|poller.OneShot)
+
+	handoff := make(chan int)     // the waiter gives the worker a ready fd
+	served := make(chan struct{}) // the worker has re-armed it
+	go func() { // the worker
+		buf := make([]byte, 64)
+		for fd := range handoff {
+			n, _ := unix.Read(fd, buf)
+			fmt.Printf("worker: read %q, re-arming\n", buf[:n])
+			p.Modify(fd, poller.Readable|poller.OneShot) // delete it instead if the peer closed
+			served <- struct{}{}
+		}
+	}()
+
+	events, more := make([]poller.Event, 8), make([]poller.Event, 8)
+	for _, msg := range []string{"one", "two"} {
+		unix.Write(peer, []byte(msg))
+		n, _ := p.Wait(events, 5*time.Second)
+		for _, ev := range events[:n] {
+			// The data is still unread, yet the fd is disarmed: Wait reports nothing.
+			again, _ := p.Wait(more, 0)
+			fmt.Printf("waiter: fd ready, handing it over (reported again before re-arming: %v)\n", again > 0)
+			handoff <- ev.Fd
+		}
+		<-served // only so that the output comes in order; a waiter would go on waiting
+	}
+	close(handoff)
+	// Output:
+	// waiter: fd ready, handing it over (reported again before re-arming: false)
+	// worker: read "one", re-arming
+	// waiter: fd ready, handing it over (reported again before re-arming: false)
+	// worker: read "two", re-arming
+}
+
+// A write backlog: when the kernel does not take a whole write, keep the rest, Modify
+// the fd to Readable|Writable, and write more on each Writable; once the backlog is
+// empty, Modify back to Readable, or every Wait would report the fd writable again.
+func ExamplePoller_Modify_writeBacklog() {
+	p, err := poller.Open()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	conn, peer := fds[0], fds[1] // conn non-blocking, as a server's are; peer a blocking reader
+	defer unix.Close(conn)
+	defer unix.Close(peer)
+	unix.SetNonblock(conn, true)
+	p.Add(conn, poller.Readable)
+
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB: more than the socket buffers
+	received := make(chan int)
+	go func() { // a slow client, reading the reply
+		buf := make([]byte, 64<<10)
+		total := 0
+		for total < len(msg) {
+			n, err := unix.Read(peer, buf)
+			if err != nil || n == 0 {
+				break
+			}
+			total += n
+		}
+		received <- total
+	}()
+
+	w, err := unix.Write(conn, msg)
+	if err != nil { // EAGAIN: the kernel took nothing this time
+		w = 0
+	}
+	backlog := msg[w:]
+	fmt.Println("the kernel took part; the rest waits:", len(backlog) > 0)
+	p.Modify(conn, poller.Readable|poller.Writable)
+
+	events := make([]poller.Event, 8)
+	for len(backlog) > 0 {
+		n, err := p.Wait(events, 5*time.Second)
+		if err != nil || n == 0 {
+			fmt.Println("no event:", err)
+			return
+		}
+		for _, ev := range events[:n] {
+			if ev.Flags&poller.Writable != 0 {
+				if w, err := unix.Write(ev.Fd, backlog); err == nil {
+					backlog = backlog[w:]
+				}
+			}
+		}
+	}
+	p.Modify(conn, poller.Readable) // drained: stop asking for Writable
+	n, _ := p.Wait(events, 0)
+	fmt.Println("backlog flushed; events now:", n)
+	fmt.Println("the client received", <-received, "bytes")
+	// Output:
+	// the kernel took part; the rest waits: true
+	// backlog flushed; events now: 0
+	// the client received 1048576 bytes
 }
