@@ -60,6 +60,22 @@ func testBackends() []testBackend {
 	return append(bs, modelBackends()...)
 }
 
+// canPriority reports whether b can wait for Priority, by asking it.
+func canPriority(b testBackend) bool {
+	p, err := b.open()
+	if err != nil {
+		return false
+	}
+	defer p.Close()
+	var fds [2]int
+	if err := unix.Pipe(fds[:]); err != nil {
+		return false
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	return p.Add(fds[0], poller.Priority) != poller.ErrUnsupported
+}
+
 func openPoller(t testing.TB, b testBackend) *poller.Poller {
 	t.Helper()
 	p, err := b.open()

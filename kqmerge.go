@@ -6,13 +6,17 @@ package poller
 // (whose field types differ per BSD and which Linux lacks), so that it builds and is tested
 // on every OS.
 
+// kqEPIPE is EPIPE on every BSD, for a write interest the kernel refused with it.
+const kqEPIPE = 32
+
 // kqFilter names the filter a returned kevent came from.
 type kqFilter uint8
 
 const (
-	kqOther kqFilter = iota // a filter the backend never registers for an fd
-	kqRead                  // EVFILT_READ
-	kqWrite                 // EVFILT_WRITE
+	kqOther  kqFilter = iota // a filter the backend never registers for an fd
+	kqRead                   // EVFILT_READ
+	kqWrite                  // EVFILT_WRITE
+	kqExcept                 // EVFILT_EXCEPT with NOTE_OOB
 )
 
 // kqKevent is what readiness depends on in one kevent returned by the kernel.
@@ -40,13 +44,22 @@ func (ev kqKevent) readiness() Flags {
 		r = Readable
 	case kqWrite:
 		r = Writable
+	case kqExcept:
+		// Out-of-band data pending: EV_EOF on this filter says nothing of a hangup.
+		return Priority
 	default:
 		return 0
 	}
 	// kqueue(2): a socket whose read or write direction has shut down sets EV_EOF and
 	// returns the socket error, if any, in fflags (a refused connect: ECONNREFUSED).
+	// Only the read side makes a Hangup: every BSD also sets EV_EOF on EVFILT_WRITE once
+	// the socket cannot send (FreeBSD uipc_socket.c filt_sowrite, SBS_CANTSENDMORE; XNU
+	// filt_sowrite_common), which the caller's own shutdown(SHUT_WR) does, and Linux
+	// reports plain writability then.
 	if ev.eof {
-		r |= Hangup
+		if ev.filter == kqRead {
+			r |= Hangup
+		}
 		if ev.fflags != 0 {
 			r |= Errored
 		}
@@ -55,15 +68,21 @@ func (ev kqKevent) readiness() Flags {
 }
 
 // kqBufLen is how many kevents one kernel wait may return for room free Events: an fd has
-// at most two filters, so room fds fit whole and merge; more distinct fds than room go to
-// the pending queue.
-func kqBufLen(room int) int { return 2 * room }
+// at most three filters, so room fds fit whole and merge, beside the wake; more distinct
+// fds than room go to the pending queue.
+func kqBufLen(room int) int { return 3*room + 1 }
 
 // kqReg is one registration; gen 0 marks a free slot.
 type kqReg struct {
 	gen   uint32 // renewed by each Add and Modify: queued results of older ones are dropped
 	flags Flags
 	armed bool // false once a one-shot fd was reported, until Modify
+	// dirty marks a free slot whose Delete the kernel refused: knotes may be left.
+	dirty bool
+	// stuck marks write interest the kernel refused with EPIPE (a pipe whose reader is
+	// gone, on FreeBSD and DragonFly): it is reported as a write filter with EV_EOF and
+	// EPIPE would be, on every Wait, or once per registration if edge-triggered (seen).
+	stuck, seen bool
 	// batch and slot say where fd's Event is in the batch of the Wait numbered batch:
 	// events[slot], or the pending queue at -1-slot. They survive Delete and Modify, so an
 	// fd changed during a Wait still gets one Event in it.
@@ -91,6 +110,8 @@ type kqTable struct {
 	batch   uint64
 	pending []kqPending // served from head, first at the next Wait
 	head    int
+
+	stuck []int // fds that may have stuck write interest, guarded by mu
 }
 
 // lookup returns fd's registration, or nil if the table does not hold fd.
@@ -101,25 +122,69 @@ func (t *kqTable) lookup(fd int) *kqReg {
 	return &t.regs[fd]
 }
 
-// set registers fd with flags, armed, under a new generation. Call it only after the
-// kernel accepted fd, so that a bogus huge fd never grows the table.
-func (t *kqTable) set(fd int, flags Flags) {
-	if fd >= len(t.regs) {
-		t.regs = append(t.regs, make([]kqReg, fd+1-len(t.regs)+len(t.regs)/2)...)
-	}
+// newGen returns a generation no registration has had yet (never 0), for the changes of
+// an Add or Modify to carry before set records it.
+func (t *kqTable) newGen() uint32 {
 	t.lastGen++
 	if t.lastGen == 0 {
 		t.lastGen = 1
 	}
+	return t.lastGen
+}
+
+// set registers fd with flags, armed, under generation gen, with stuck write interest
+// or not. Call it only after the kernel accepted fd, so that a bogus huge fd never grows
+// the table.
+func (t *kqTable) set(fd int, flags Flags, gen uint32, stuck bool) {
+	if fd >= len(t.regs) {
+		t.regs = append(t.regs, make([]kqReg, fd+1-len(t.regs)+len(t.regs)/2)...)
+	}
 	reg := &t.regs[fd]
-	reg.gen, reg.flags, reg.armed = t.lastGen, flags, true
+	if stuck && !reg.stuck {
+		t.stuck = append(t.stuck, fd)
+	}
+	reg.gen, reg.flags, reg.armed = gen, flags, true
+	reg.stuck, reg.seen = stuck, false
 }
 
 // remove forgets fd, which the table holds.
 func (t *kqTable) remove(fd int) {
 	reg := &t.regs[fd]
-	reg.gen, reg.flags, reg.armed = 0, 0, false
+	reg.gen, reg.flags, reg.armed, reg.stuck = 0, 0, false, false
 }
+
+// hasStuck reports whether some fd may have stuck write interest.
+func (t *kqTable) hasStuck() bool { return len(t.stuck) > 0 }
+
+// serveStuck reports the fds with stuck write interest into the batch, whose first n
+// Events are in events, and returns the new n.
+func (t *kqTable) serveStuck(events []Event, n int) int {
+	for i := 0; i < len(t.stuck); {
+		fd := t.stuck[i]
+		reg := t.lookup(fd)
+		if reg == nil || !reg.stuck {
+			t.stuck[i] = t.stuck[len(t.stuck)-1]
+			t.stuck = t.stuck[:len(t.stuck)-1]
+			continue
+		}
+		i++
+		if reg.seen && reg.flags&EdgeTriggered != 0 {
+			continue
+		}
+		reg.seen = true
+		n = t.collect(events, n, kqKevent{fd: fd, filter: kqWrite, eof: true, fflags: kqEPIPE})
+	}
+	return n
+}
+
+// markDirty records that fd, just removed, may have knotes left in the kernel.
+func (t *kqTable) markDirty(fd int) { t.regs[fd].dirty = true }
+
+// dirty reports whether fd's knotes must be deleted before it is added again.
+func (t *kqTable) dirty(fd int) bool { return fd < len(t.regs) && t.regs[fd].dirty }
+
+// clean records that fd's left-over knotes are gone.
+func (t *kqTable) clean(fd int) { t.regs[fd].dirty = false }
 
 // begin starts the batch of one Wait.
 func (t *kqTable) begin() { t.batch++ }

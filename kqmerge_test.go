@@ -28,9 +28,12 @@ func TestKqKeventReadiness(t *testing.T) {
 		{"read EOF with socket error", kqKevent{filter: kqRead, eof: true, fflags: kqECONNRESET},
 			Readable, Readable | Hangup | Errored},
 		{"refused connect", kqKevent{filter: kqWrite, eof: true, fflags: 61},
-			Writable, Writable | Hangup | Errored},
+			Writable, Writable | Errored},
+		// Own shutdown(SHUT_WR) sets EV_EOF on the write filter: not a hangup.
 		{"write EOF without error", kqKevent{filter: kqWrite, eof: true},
-			Writable, Writable | Hangup},
+			Writable, Writable},
+		{"write EOF with read interest", kqKevent{filter: kqWrite, eof: true},
+			Readable | Writable, Writable},
 		{"EV_ERROR", kqKevent{filter: kqRead, failed: true, data: kqEBADF},
 			Readable | Writable, Readable | Writable | Errored},
 		{"EV_ERROR receipt of success", kqKevent{filter: kqRead, failed: true}, Readable, 0},
@@ -148,14 +151,14 @@ func TestKqMergeBatches(t *testing.T) {
 			name: "deleted and re-added fd leaves the queue", regs: map[int]Flags{3: Readable, 4: Readable}, slots: 1,
 			steps: []step{
 				{kernel: []kqKevent{kqRd(3), kqRd(4)}, want: []Event{{3, Readable}}},
-				{change: func(tab *kqTable) { tab.remove(4); tab.set(4, Writable) }, want: nil},
+				{change: func(tab *kqTable) { tab.remove(4); tab.set(4, Writable, tab.newGen(), false) }, want: nil},
 			},
 		},
 		{
 			name: "modified fd leaves the queue", regs: map[int]Flags{3: Readable, 4: Readable}, slots: 1,
 			steps: []step{
 				{kernel: []kqKevent{kqRd(3), kqRd(4)}, want: []Event{{3, Readable}}},
-				{change: func(tab *kqTable) { tab.set(4, Readable) }, want: nil},
+				{change: func(tab *kqTable) { tab.set(4, Readable, tab.newGen(), false) }, want: nil},
 			},
 		},
 		{
@@ -175,9 +178,13 @@ func TestKqMergeBatches(t *testing.T) {
 			steps: []step{{kernel: []kqKevent{kqWr(3)}, want: nil}},
 		},
 		{
-			name: "hangup on dropped interest still reaches the reader", regs: map[int]Flags{3: Readable}, slots: 4,
-			steps: []step{{kernel: []kqKevent{{fd: 3, filter: kqWrite, eof: true}},
-				want: []Event{{3, Readable | Hangup}}}},
+			name: "error on dropped interest still reaches the reader", regs: map[int]Flags{3: Readable}, slots: 4,
+			steps: []step{{kernel: []kqKevent{{fd: 3, filter: kqWrite, eof: true, fflags: kqECONNRESET}},
+				want: []Event{{3, Readable | Errored}}}},
+		},
+		{
+			name: "write EOF on dropped interest is nothing", regs: map[int]Flags{3: Readable}, slots: 4,
+			steps: []step{{kernel: []kqKevent{{fd: 3, filter: kqWrite, eof: true}}, want: nil}},
 		},
 		{
 			name: "hangup merges with the interest of both filters", regs: map[int]Flags{3: rw}, slots: 4,
@@ -189,7 +196,7 @@ func TestKqMergeBatches(t *testing.T) {
 			steps: []step{
 				{kernel: []kqKevent{kqRd(3)}, want: []Event{{3, Readable}}},
 				{kernel: []kqKevent{kqRd(3)}, want: nil},
-				{change: func(tab *kqTable) { tab.set(3, Readable|OneShot) }, kernel: []kqKevent{kqRd(3)},
+				{change: func(tab *kqTable) { tab.set(3, Readable|OneShot, tab.newGen(), false) }, kernel: []kqKevent{kqRd(3)},
 					want: []Event{{3, Readable}}},
 				{kernel: []kqKevent{kqRd(3)}, want: nil},
 			},
@@ -214,7 +221,7 @@ func TestKqMergeBatches(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var tab kqTable
 			for fd, f := range tt.regs {
-				tab.set(fd, f)
+				tab.set(fd, f, tab.newGen(), false)
 			}
 			events := make([]Event, tt.slots)
 			for i, s := range tt.steps {
@@ -234,8 +241,8 @@ func TestKqMergeBatches(t *testing.T) {
 // Wait, must not give the fd a second Event.
 func TestKqMergeChangeMidBatch(t *testing.T) {
 	var tab kqTable
-	tab.set(3, Readable)
-	tab.set(4, Readable|Writable)
+	tab.set(3, Readable, tab.newGen(), false)
+	tab.set(4, Readable|Writable, tab.newGen(), false)
 	events := make([]Event, 1)
 	if got := kqBatch(&tab, events, kqOnce(kqRd(3), kqRd(4))); !eventsEqual(got, []Event{{3, Readable}}) {
 		t.Fatalf("first batch: %v", got)
@@ -247,7 +254,7 @@ func TestKqMergeChangeMidBatch(t *testing.T) {
 		t.Fatalf("serve: %d %v", n, events[:n])
 	}
 	tab.remove(4)
-	tab.set(4, Readable|Writable)
+	tab.set(4, Readable|Writable, tab.newGen(), false)
 	n = tab.collect(events, n, kqWr(4))
 	if n != 1 || events[0] != (Event{4, Readable | Writable}) {
 		t.Fatalf("after re-add mid-batch: %d %v, want one merged event", n, events[:n])
@@ -262,7 +269,7 @@ func TestKqTableGrowsOnlyOnSet(t *testing.T) {
 	if len(tab.regs) != 0 {
 		t.Fatalf("lookup grew the table to %d", len(tab.regs))
 	}
-	tab.set(10, Readable)
+	tab.set(10, Readable, tab.newGen(), false)
 	if len(tab.regs) <= 10 || tab.lookup(10) == nil || tab.lookup(9) != nil || tab.lookup(11) != nil {
 		t.Fatalf("after set(10): len %d", len(tab.regs))
 	}
@@ -308,7 +315,7 @@ func TestKqMergeLevelFairness(t *testing.T) {
 						interest |= Writable
 					}
 					for fd := 0; fd < nfds; fd++ {
-						tab.set(fd, interest)
+						tab.set(fd, interest, tab.newGen(), false)
 						k.queue = append(k.queue, kqRd(fd))
 					}
 					if both {
@@ -351,7 +358,7 @@ func TestKqMergeEdgeNoLoss(t *testing.T) {
 			var tab kqTable
 			k := &kqFakeKernel{edge: true}
 			for fd := 0; fd < nfds; fd++ {
-				tab.set(fd, Readable|Writable|EdgeTriggered)
+				tab.set(fd, Readable|Writable|EdgeTriggered, tab.newGen(), false)
 				k.queue = append(k.queue, kqRd(fd))
 			}
 			for fd := nfds - 1; fd >= 0; fd-- {
@@ -380,7 +387,7 @@ func TestKqMergeNoAllocs(t *testing.T) {
 	var tab kqTable
 	kernel := make([]kqKevent, 0, 8)
 	for fd := 0; fd < 4; fd++ {
-		tab.set(fd, Readable|Writable)
+		tab.set(fd, Readable|Writable, tab.newGen(), false)
 		kernel = append(kernel, kqRd(fd))
 	}
 	for fd := 0; fd < 4; fd++ {

@@ -11,12 +11,17 @@ import (
 )
 
 func osBackends() []Backend {
-	return []Backend{nativeBackend, BackendPoll, BackendSelect}
+	return append(modelBackends(), nativeBackend, BackendPoll, BackendSelect)
 }
 
 // openBackend opens backend b and returns it with the interest and mode bits it honours.
 // mu and wakePending are the Poller's.
 func openBackend(b Backend, mu *sync.Mutex, wakePending *atomic.Bool) (backend, support, error) {
+	if b != nativeBackend {
+		if mb, sup, ok, err := openModel(b, mu); ok {
+			return mb, sup, err
+		}
+	}
 	switch b {
 	case nativeBackend:
 		nb, err := openNative(mu, wakePending)

@@ -43,6 +43,8 @@ var behaviours = []struct {
 	{"HangupPipe", testHangupPipe},
 	{"HangupTCP", testHangupTCP},
 	{"HalfClose", testHalfClose},
+	{"OwnShutdownWrite", testOwnShutdownWrite},
+	{"AddWriteBrokenPipe", testAddWriteBrokenPipe},
 	{"ErroredPipe", testErroredPipe},
 	{"ListenerReadable", testListenerReadable},
 	{"ConnectSucceeds", testConnectSucceeds},
@@ -233,15 +235,29 @@ func testBadFds(t *testing.T, b testBackend) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if _, err := f.WriteString("data"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
 	err = p.Add(int(f.Fd()), poller.Readable)
-	if b.kind == poller.BackendEpoll {
+	switch {
+	case b.kind == poller.BackendEpoll:
 		if !errors.Is(err, unix.EPERM) {
 			t.Errorf("Add of a regular file on epoll: %v, want EPERM", err)
 		}
-	} else if err == nil {
-		// poll, select and kqueue accept regular files: always readable.
+	case err != nil:
+		t.Errorf("Add of a regular file on %v: %v", b, err)
+	default:
+		// poll and select report regular files always ready; kqueue reports them
+		// readable while the offset is short of the end (FreeBSD filt_vfsread).
 		if f := waitFd(t, p, int(f.Fd())); f&poller.Readable == 0 {
 			t.Errorf("regular file reported %v, want Readable", f)
+		}
+		if b.kind == poller.BackendKqueue {
+			drain(t, int(f.Fd()))
+			expectSilent(t, p, int(f.Fd()), 20*time.Millisecond)
 		}
 		p.Delete(int(f.Fd()))
 	}
@@ -629,6 +645,72 @@ func testHalfClose(t *testing.T, b testBackend) {
 	write(t, tp[0], "still open")
 }
 
+// testOwnShutdownWrite: the fd's own shutdown(SHUT_WR) is not a hangup. A client that
+// sends a request, half-closes and waits for the answer must not look gone: BSD kernels
+// raise EV_EOF on the write filter then, which must stay plain Writable (issue 9).
+func testOwnShutdownWrite(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	tp := tcpPair(t)
+	mustAdd(t, p, tp[0], poller.Readable|poller.Writable)
+	if err := unix.Shutdown(tp[0], unix.SHUT_WR); err != nil {
+		t.Fatal(err)
+	}
+	// The peer sees the end of the request, and only then answers.
+	pfd := []unix.PollFd{{Fd: int32(tp[1]), Events: unix.POLLIN}}
+	if n, err := unix.Poll(pfd, int(slack/time.Millisecond)); n != 1 || err != nil {
+		t.Fatalf("peer never saw the request end: %d, %v", n, err)
+	}
+	var buf [8]byte
+	if n, err := unix.Read(tp[1], buf[:]); n != 0 || err != nil {
+		t.Fatalf("peer read %d, %v; want EOF", n, err)
+	}
+	for i := 0; i < 2; i++ {
+		if f := waitFd(t, p, tp[0]); f != poller.Writable {
+			t.Fatalf("Wait %d after own SHUT_WR: %v, want Writable alone", i, f)
+		}
+	}
+	write(t, tp[1], "answer")
+	f := waitFd(t, p, tp[0])
+	if f&poller.Readable == 0 || f&(poller.Hangup|poller.Errored) != 0 {
+		t.Fatalf("answer after own SHUT_WR: %v, want Readable without Hangup or Errored", f)
+	}
+	if got := drain(t, tp[0]); got != "answer" {
+		t.Fatalf("read %q, want the answer", got)
+	}
+}
+
+// testAddWriteBrokenPipe: write interest in a pipe whose reader is already gone is
+// accepted and reported writable (the write then fails with EPIPE), on every backend.
+// FreeBSD and DragonFly refuse the EVFILT_WRITE knote with EPIPE (sys_pipe.c
+// pipe_kqfilter); the kqueue backend reports it as epoll does, as mio does (tokio-rs/mio#582).
+func testAddWriteBrokenPipe(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	for _, flags := range []poller.Flags{poller.Writable, poller.Readable | poller.Writable} {
+		pp := pipePair(t)
+		unix.Close(pp[0])
+		pp[0] = -1
+		mustAdd(t, p, pp[1], flags)
+		for i := 0; i < 2; i++ {
+			if f := waitFd(t, p, pp[1]); f&poller.Writable == 0 {
+				t.Fatalf("%v, Wait %d: %v, want Writable", flags, i, f)
+			}
+		}
+		if err := p.Modify(pp[1], flags|poller.OneShot); err != nil {
+			t.Fatalf("Modify to one-shot: %v", err)
+		}
+		if f := waitFd(t, p, pp[1]); f&poller.Writable == 0 {
+			t.Fatalf("%v|OneShot: %v, want Writable", flags, f)
+		}
+		expectSilent(t, p, pp[1], 20*time.Millisecond)
+		if err := p.Delete(pp[1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := unix.Write(pp[1], []byte("x")); err != unix.EPIPE {
+			t.Fatalf("write: %v, want EPIPE", err)
+		}
+	}
+}
+
 func testErroredPipe(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
 	pp := pipePair(t)
@@ -903,9 +985,20 @@ func testPriorityHangup(t *testing.T, b testBackend) {
 	addPriority(t, b, p, sp[0], poller.Priority)
 	unix.Close(sp[1])
 	sp[1] = -1
-	if b.kind == poller.BackendSelect {
+	if b.kind == poller.BackendSelect || b.kind == poller.BackendKqueue {
+		// select's except set carries no hangup, and neither does EVFILT_EXCEPT, which
+		// fires for out-of-band data alone (OpenBSD filt_soexcept; filt_dead delivers
+		// EV_EOF on it only for poll(2)'s own knotes).
 		arrived(t, sp[0], unix.POLLIN)
 		expectSilent(t, p, sp[0], 20*time.Millisecond)
+		if b.kind == poller.BackendKqueue {
+			if err := p.Modify(sp[0], poller.Readable|poller.Priority); err != nil {
+				t.Fatal(err)
+			}
+			if f := waitFd(t, p, sp[0]); f != poller.Readable|poller.Priority|poller.Hangup {
+				t.Fatalf("Readable|Priority, peer closed: %v, want Readable|Priority|Hangup", f)
+			}
+		}
 		return
 	}
 	for i := 0; i < 2; i++ { // level-triggered: repeated

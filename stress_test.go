@@ -338,10 +338,11 @@ func tooLargeOr(err error) func(testBackend) error {
 }
 
 // priorityOr is err where b can wait for Priority, and ErrUnsupported where it cannot:
-// flags are checked before the fd. kqueue cannot yet (EVFILT_EXCEPT is not wired up).
+// flags are checked before the fd. kqueue can where the kernel has EVFILT_EXCEPT with
+// NOTE_OOB firing for out-of-band data alone (OpenBSD, DragonFly).
 func priorityOr(err error) func(testBackend) error {
 	return func(b testBackend) error {
-		if b.kind == poller.BackendKqueue {
+		if !canPriority(b) {
 			return poller.ErrUnsupported
 		}
 		return err

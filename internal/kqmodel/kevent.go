@@ -245,7 +245,8 @@ func (k *Kernel) register(q *queue, ch *Kevent) unix.Errno {
 			q.updateEpoll(w)
 			return e
 		}
-		kn = &knote{key: ky, kind: kd, w: w,
+		kn = q.newKnote()
+		*kn = knote{key: ky, kind: kd, w: w,
 			flags:    flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH),
 			disabled: flags&EV_DISABLE != 0,
 			sfflags:  ch.Fflags, sdata: ch.Data, udata: ch.Udata}

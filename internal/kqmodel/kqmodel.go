@@ -5,19 +5,13 @@ package kqmodel
 import (
 	"sync"
 
+	"github.com/rawpoll/poller/internal/kqabi"
 	"golang.org/x/sys/unix"
 )
 
-// Kevent has the fields of struct kevent the poller uses. The poller's Linux stand-in for
-// unix.Kevent_t has identical field names and types, so values convert with Kevent(x).
-type Kevent struct {
-	Ident  uint64
-	Filter int32
-	Flags  uint32
-	Fflags uint32
-	Data   int64
-	Udata  *byte
-}
+// Kevent is struct kevent as the poller's kqueue backend uses it on Linux: the same
+// type, so that a *Kernel is that backend's kernel without any conversion.
+type Kevent = kqabi.Kevent
 
 // Flag and note values. They are the same on every BSD: golang.org/x/sys v0.20.0
 // zerrors_{freebsd,darwin,openbsd,netbsd,dragonfly}_amd64.go all define these numbers (NetBSD's
@@ -79,18 +73,9 @@ func (f Flavour) String() string {
 // Flavours returns all four flavours: FreeBSD, Darwin, OpenBSD, NetBSD.
 func Flavours() []Flavour { return []Flavour{FreeBSD, Darwin, OpenBSD, NetBSD} }
 
-// Sys is what the flavour's golang.org/x/sys exports and its kernel honours; the poller
-// builds its per-OS constants from it in tests.
-type Sys struct {
-	FiltRead, FiltWrite int32 // EVFILT_READ, EVFILT_WRITE: -1, -2; NetBSD 0, 1
-	HasUser             bool  // EVFILT_USER exists (x/sys exports it): freebsd, darwin
-	FiltUser            int32 // EVFILT_USER: freebsd -11, darwin -10
-	HasExcept           bool  // EVFILT_EXCEPT with NOTE_OOB exists: darwin, openbsd
-	FiltExcept          int32 // EVFILT_EXCEPT: darwin -15, openbsd -9
-	NoteOOB             uint32
-	Receipt             bool // EV_RECEIPT honoured: freebsd, darwin, openbsd
-	Dispatch            bool // EV_DISPATCH exported by x/sys: freebsd, darwin, openbsd
-}
+// Sys is what the flavour's golang.org/x/sys exports and its kernel honours: the type the
+// poller's kqueue backend is configured with.
+type Sys = kqabi.Sys
 
 // Sys returns the flavour's constants (values from golang.org/x/sys v0.20.0 zerrors_*_amd64.go).
 func (f Flavour) Sys() Sys {
@@ -99,7 +84,8 @@ func (f Flavour) Sys() Sys {
 		return Sys{FiltRead: -1, FiltWrite: -2, HasUser: true, FiltUser: -11, Receipt: true, Dispatch: true}
 	case Darwin:
 		return Sys{FiltRead: -1, FiltWrite: -2, HasUser: true, FiltUser: -10,
-			HasExcept: true, FiltExcept: -15, NoteOOB: 0x2, Receipt: true, Dispatch: true}
+			HasExcept: true, FiltExcept: -15, NoteOOB: 0x2, ExceptReadsToo: true,
+			Receipt: true, Dispatch: true}
 	case OpenBSD:
 		return Sys{FiltRead: -1, FiltWrite: -2, HasExcept: true, FiltExcept: -9, NoteOOB: 0x4,
 			Receipt: true, Dispatch: true}

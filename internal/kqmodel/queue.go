@@ -91,6 +91,7 @@ type queue struct {
 	signalled  bool // evfd holds a count
 
 	knotes  map[key]*knote
+	free    []*knote // deleted knotes, for newKnote
 	watches map[int]*watch
 	npolled int
 
@@ -344,6 +345,17 @@ func (q *queue) attach(kn *knote) {
 	}
 }
 
+// newKnote returns a knote to fill in, reusing a deleted one: the poller's tests count
+// allocations, and a kernel's own are not the poller's.
+func (q *queue) newKnote() *knote {
+	if n := len(q.free); n > 0 {
+		kn := q.free[n-1]
+		q.free = q.free[:n-1]
+		return kn
+	}
+	return new(knote)
+}
+
 func (q *queue) deleteKnote(kn *knote) {
 	q.dequeue(kn)
 	delete(q.knotes, kn.key)
@@ -358,4 +370,6 @@ func (q *queue) deleteKnote(kn *knote) {
 		}
 		q.updateEpoll(w)
 	}
+	*kn = knote{}
+	q.free = append(q.free, kn)
 }

@@ -1,0 +1,7 @@
+//go:build darwin || dragonfly || freebsd || netbsd || openbsd || (linux && (kqmodel_freebsd || kqmodel_darwin || kqmodel_openbsd || kqmodel_netbsd))
+
+package poller_test
+
+// modelBackends is empty where the real kqueue runs, and with a kqmodel_* tag, where
+// Backends() already lists the model's flavour.
+func modelBackends() []testBackend { return nil }
