@@ -5,10 +5,17 @@ package poller
 import "github.com/rawpoll/poller/internal/kqmodel"
 
 // OpenKqueueModel opens a Poller on the kqueue backend's code over flavour f of the
-// kernel model, for the black-box tests (models_test.go).
-func OpenKqueueModel(f kqmodel.Flavour) (*Poller, error) {
+// kernel model, parked or not, for the black-box tests (models_test.go).
+func OpenKqueueModel(f kqmodel.Flavour, park bool) (*Poller, error) {
 	p, _, err := openKqueueModel(f)
-	return p, err
+	if err != nil || !park {
+		return p, err
+	}
+	if p.park, err = openParker(p.b, &p.closed, &p.wakePending); err != nil {
+		p.b.close()
+		return nil, err
+	}
+	return p, nil
 }
 
 // openKqueueModel is OpenKqueueModel, also returning the model, for fault injection.

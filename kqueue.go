@@ -422,6 +422,11 @@ func (k *kqueueBackend) close() error {
 	return nil
 }
 
+// pollFd is the kqueue descriptor, for Config.Park: a kqueue is readable while events
+// are pending on it (kqueue(2): EVFILT_READ on a kqueue descriptor, data is the count).
+// The model's descriptor on Linux is readable the same way.
+func (k *kqueueBackend) pollFd() int { return k.kq }
+
 // drained reports whether ev is the wake, and if it came through the pipe, empties it.
 func (k *kqueueBackend) drained(ev *rawKevent) bool {
 	if k.wakeR < 0 {

@@ -17,7 +17,11 @@ func modelBackends() []testBackend {
 		bs = append(bs, testBackend{
 			name: "kqueue-" + f.String(),
 			kind: poller.BackendKqueue,
-			open: func() (*poller.Poller, error) { return poller.OpenKqueueModel(f) },
+			open: func() (*poller.Poller, error) { return poller.OpenKqueueModel(f, false) },
+		}, testBackend{
+			name: "kqueue-" + f.String() + "-park",
+			kind: poller.BackendKqueue,
+			open: func() (*poller.Poller, error) { return poller.OpenKqueueModel(f, true) },
 		})
 	}
 	return bs

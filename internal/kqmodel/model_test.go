@@ -17,7 +17,7 @@ func TestFlavourSys(t *testing.T) {
 	want := map[Flavour]Sys{
 		FreeBSD: {FiltRead: -1, FiltWrite: -2, HasUser: true, FiltUser: -11, Receipt: true, Dispatch: true},
 		Darwin: {FiltRead: -1, FiltWrite: -2, HasUser: true, FiltUser: -10, HasExcept: true,
-			FiltExcept: -15, NoteOOB: 2, Receipt: true, Dispatch: true},
+			FiltExcept: -15, NoteOOB: 2, ExceptReadsToo: true, Receipt: true, Dispatch: true},
 		OpenBSD: {FiltRead: -1, FiltWrite: -2, HasExcept: true, FiltExcept: -9, NoteOOB: 4,
 			Receipt: true, Dispatch: true},
 		NetBSD: {FiltRead: 0, FiltWrite: 1},

@@ -92,6 +92,7 @@ type queue struct {
 
 	knotes  map[key]*knote
 	free    []*knote // deleted knotes, for newKnote
+	evbuf   [8]byte  // sync's eventfd counter: a local one escapes under -race
 	watches map[int]*watch
 	npolled int
 
@@ -192,12 +193,11 @@ func (q *queue) sync() {
 	want := q.nactive > 0
 	switch {
 	case want && !q.signalled:
-		one := [8]byte{1}
-		unix.Write(q.evfd, one[:])
+		q.evbuf = [8]byte{1}
+		unix.Write(q.evfd, q.evbuf[:])
 		q.signalled = true
 	case !want && q.signalled:
-		var buf [8]byte
-		unix.Read(q.evfd, buf[:])
+		unix.Read(q.evfd, q.evbuf[:])
 		q.signalled = false
 	}
 }
