@@ -252,7 +252,9 @@ func ExamplePoller_Add_oneShot() {
 
 	handoff := make(chan int)     // the waiter gives the worker a ready fd
 	served := make(chan struct{}) // the worker has re-armed it
-	go func() {                   // the worker
+
+	// The worker.
+	go func() {
 		buf := make([]byte, 64)
 		for fd := range handoff {
 			n, _ := unix.Read(fd, buf)
