@@ -11,7 +11,8 @@ import (
 )
 
 // ListenConfig holds the options of a listening socket. The zero ListenConfig is what
-// Listen uses.
+// Listen uses. It is a struct, as net.ListenConfig is, so that an option can be added
+// later without a new function for each combination.
 type ListenConfig struct {
 	// ReusePort sets SO_REUSEPORT, so that several sockets, typically one per event
 	// loop, can listen on the same address. Linux and DragonFly spread new

@@ -24,8 +24,8 @@ import (
 //
 // The raw call is why the fd must be non-blocking: a raw read that blocks holds its
 // OS thread and the scheduler's P, which can stall every goroutine that needs that P
-// and the garbage collector with them. Regular files do not honour O_NONBLOCK (a read
-// from a slow disk waits); read them with unix.Read. For a blocking fd use unix.Read.
+// and the garbage collector with them. For a blocking fd, or a regular file (which
+// ignores O_NONBLOCK: a read from a slow disk waits), use unix.Read.
 func Read(fd int, p []byte) (n int, err error) {
 	for {
 		n, errno := read(fd, p)
