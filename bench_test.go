@@ -29,9 +29,12 @@ package poller_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -432,105 +435,124 @@ func BenchmarkModify(b *testing.B) {
 }
 
 // BenchmarkWakeRoundTrip measures a wakeup there and back between two goroutines, each
-// blocked in a wait with no timeout: this goroutine wakes ping and waits on pong, an echo
+// in a wait with no timeout: this goroutine wakes ping and waits on pong, an echo
 // goroutine waits on ping and wakes pong. The raw twin does the same with two epoll fds
 // and two eventfds: write, epoll_wait, read the counter back to zero. events is the
 // length of the events slice each side waits with: 1 is the case where the wake event
-// alone fills the kernel's answer.
+// alone fills the kernel's answer. wait=park opens the Pollers with Config.Park; its raw
+// twin parks in the runtime poller on a duplicate of each epoll fd, through
+// SyscallConn().Read with a non-blocking epoll_wait. thread=locked runs both goroutines
+// locked to their threads (runtime.LockOSThread), as a pinned event loop is.
+//
+// The target, parked at most half of blocking between ordinary goroutines:
+//
+//	go test -run '^$' -bench 'WakeRoundTrip' -count 10 -cpu 2 . | tee /tmp/w.txt
+//	benchstat -col '/wait@(block park)' /tmp/w.txt
 func BenchmarkWakeRoundTrip(b *testing.B) {
-	for _, evLen := range []int{1, 64} {
-		evLen := evLen
-		b.Run(fmt.Sprintf("backend=epoll/events=%d/impl=raw", evLen), func(b *testing.B) {
-			ping, pong := newBenchRawWake(b, evLen), newBenchRawWake(b, evLen)
-			var stop atomic.Bool
-			done := make(chan error, 1)
-			go func() {
-				for {
-					if err := ping.wait(); err != nil {
-						done <- err
-						return
-					}
-					if stop.Load() {
-						done <- nil
-						return
-					}
-					if err := pong.wake(); err != nil {
-						done <- err
-						return
-					}
-				}
-			}()
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := benchCPU(b)
-			for i := 0; i < b.N; i++ {
-				if err := ping.wake(); err != nil {
-					b.Fatal(err)
-				}
-				if err := pong.wait(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			cpu()
-			b.StopTimer()
-			stop.Store(true)
-			if err := ping.wake(); err != nil {
-				b.Fatal(err)
-			}
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
+	type config struct {
+		events int
+		park   bool
+		locked bool
+	}
+	configs := []config{{1, false, false}}
+	for _, park := range []bool{false, true} {
+		for _, locked := range []bool{false, true} {
+			configs = append(configs, config{64, park, locked})
+		}
+	}
+	for _, c := range configs {
+		c := c
+		name := fmt.Sprintf("backend=epoll/events=%d/wait=%s/thread=%s", c.events,
+			map[bool]string{false: "block", true: "park"}[c.park],
+			map[bool]string{false: "free", true: "locked"}[c.locked])
+		b.Run(name+"/impl=raw", func(b *testing.B) {
+			ping, pong := newBenchRawWake(b, c.events, c.park), newBenchRawWake(b, c.events, c.park)
+			benchPingPong(b, c.locked, ping.wake, ping.wait, pong.wake, pong.wait, func() error {
+				pong.stop.Store(true) // the echo goroutine's next wake of pong ends it
+				return ping.wake()
+			})
 		})
-		b.Run(fmt.Sprintf("backend=epoll/events=%d/impl=poller", evLen), func(b *testing.B) {
-			ping, pong := benchOpen(b, poller.BackendEpoll), benchOpen(b, poller.BackendEpoll)
-			done := make(chan error, 1)
-			go func() {
-				events := make([]poller.Event, evLen)
-				for {
-					if _, err := ping.Wait(events, -1); err != nil {
-						if err == poller.ErrClosed {
-							err = nil
-						}
-						done <- err
-						return
-					}
-					if err := pong.Wake(); err != nil {
-						done <- err
-						return
-					}
-				}
-			}()
-			events := make([]poller.Event, evLen)
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := benchCPU(b)
-			for i := 0; i < b.N; i++ {
-				if err := ping.Wake(); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := pong.Wait(events, -1); err != nil {
-					b.Fatal(err)
-				}
-			}
-			cpu()
-			b.StopTimer()
-			ping.Close()
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
+		b.Run(name+"/impl=poller", func(b *testing.B) {
+			cfg := poller.Config{Backend: poller.BackendEpoll, Park: c.park}
+			ping, pong := benchOpenConfig(b, cfg), benchOpenConfig(b, cfg)
+			pingEvents, pongEvents := make([]poller.Event, c.events), make([]poller.Event, c.events)
+			benchPingPong(b, c.locked,
+				ping.Wake, func() error { _, err := ping.Wait(pingEvents, -1); return err },
+				pong.Wake, func() error { _, err := pong.Wait(pongEvents, -1); return err },
+				ping.Close)
 		})
 	}
 }
 
+// benchPingPong times b.N round trips: wake ping, wait pong, while an echo goroutine
+// waits ping and wakes pong. stop ends the echo goroutine, whose wait on ping must then
+// return nil or poller.ErrClosed.
+func benchPingPong(b *testing.B, locked bool, wakePing, waitPing, wakePong, waitPong, stop func() error) {
+	if locked {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	done := make(chan error, 1)
+	go func() {
+		if locked {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+		}
+		for {
+			if err := waitPing(); err != nil {
+				if err == poller.ErrClosed {
+					err = nil
+				}
+				done <- err
+				return
+			}
+			if err := wakePong(); err != nil {
+				if err == errBenchStopped {
+					err = nil
+				}
+				done <- err
+				return
+			}
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := benchCPU(b)
+	for i := 0; i < b.N; i++ {
+		if err := wakePing(); err != nil {
+			b.Fatal(err)
+		}
+		if err := waitPong(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu()
+	b.StopTimer()
+	if err := stop(); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// errBenchStopped is what a raw twin's wake returns once its stop flag is set.
+var errBenchStopped = errors.New("stopped")
+
 // benchRawWake is an epoll fd with a non-blocking eventfd registered: what the Poller's
-// Wake and a woken Wait(-1) do underneath.
+// Wake and a woken Wait(-1) do underneath. With park, wait parks in the runtime poller
+// on a non-blocking duplicate of the epoll fd, as a Poller opened with Config.Park does.
 type benchRawWake struct {
 	epfd, efd int
 	one, buf  [8]byte
 	events    []unix.EpollEvent
+	stop      atomic.Bool // set at the end: wake then says errBenchStopped
+
+	rc    syscall.RawConn // park only
+	tryFn func(uintptr) bool
 }
 
-func newBenchRawWake(b *testing.B, evLen int) *benchRawWake {
+func newBenchRawWake(b *testing.B, evLen int, park bool) *benchRawWake {
 	w := &benchRawWake{epfd: benchEpollCreate(b), events: make([]unix.EpollEvent, evLen)}
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
@@ -543,18 +565,51 @@ func newBenchRawWake(b *testing.B, evLen int) *benchRawWake {
 		b.Fatalf("epoll_ctl ADD eventfd: %v", err)
 	}
 	binary.NativeEndian.PutUint64(w.one[:], 1)
+	if park {
+		f := benchParkFile(b, w.epfd)
+		if w.rc, err = f.SyscallConn(); err != nil {
+			b.Fatal(err)
+		}
+		w.tryFn = w.try
+	}
 	return w
+}
+
+// benchParkFile returns an *os.File over a non-blocking, close-on-exec duplicate of
+// epfd, which os.NewFile registers with the runtime poller; it is closed when b ends.
+func benchParkFile(tb testing.TB, epfd int) *os.File {
+	dup, err := unix.FcntlInt(uintptr(epfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		tb.Fatalf("F_DUPFD_CLOEXEC: %v", err)
+	}
+	if err := unix.SetNonblock(dup, true); err != nil {
+		unix.Close(dup)
+		tb.Fatalf("O_NONBLOCK: %v", err)
+	}
+	f := os.NewFile(uintptr(dup), "epoll")
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		f.Close()
+		tb.Fatalf("the runtime poller refused the epoll fd: %v", err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return f
 }
 
 func (w *benchRawWake) wake() error {
 	_, err := unix.Write(w.efd, w.one[:])
 	if err == unix.EAGAIN {
-		return nil
+		err = nil
+	}
+	if err == nil && w.stop.Load() {
+		err = errBenchStopped
 	}
 	return err
 }
 
 func (w *benchRawWake) wait() error {
+	if w.rc != nil {
+		return w.rc.Read(w.tryFn)
+	}
 	for {
 		_, err := unix.EpollWait(w.epfd, w.events, -1)
 		if err == unix.EINTR {
@@ -568,6 +623,122 @@ func (w *benchRawWake) wait() error {
 		}
 		return nil
 	}
+}
+
+// try is the parked wait's RawConn.Read callback: a non-blocking epoll_wait, and the
+// eventfd drained when it fired.
+func (w *benchRawWake) try(uintptr) bool {
+	n, err := unix.EpollWait(w.epfd, w.events, 0)
+	if err != nil || n == 0 {
+		return false
+	}
+	unix.Read(w.efd, w.buf[:])
+	return true
+}
+
+// BenchmarkIdleThreads holds N idle waits with no timeout, blocking or parked, and
+// reports the OS threads they add to the process (threads, per N waits). Each run is a
+// fresh child process (see TestParkThreads): Go keeps idle threads for reuse, so in this
+// process the threads of one run would serve the next. The raw twins wait in epoll_wait
+// (block) and in the runtime poller on a duplicate of the epoll fd (park).
+func BenchmarkIdleThreads(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		for _, mode := range []string{"block", "park"} {
+			for _, impl := range []string{"raw", "poller"} {
+				n, mode, impl := n, mode, impl
+				b.Run(fmt.Sprintf("N=%d/wait=%s/impl=%s", n, mode, impl), func(b *testing.B) {
+					child := mode
+					if impl == "raw" {
+						child = "raw" + mode
+					}
+					threads := 0
+					for i := 0; i < b.N; i++ {
+						r := idleThreads(b, child, poller.BackendEpoll, n)
+						threads += r[1] - r[0]
+					}
+					b.ReportMetric(float64(threads)/float64(b.N), "threads")
+				})
+			}
+		}
+	}
+}
+
+// rawIdleWaiters returns n idle waits on epoll fds done with x/sys (mode "rawblock":
+// epoll_wait with no timeout; "rawpark": parked in the runtime poller), the function that
+// ends them through an eventfd each, and the one that closes the descriptors after.
+func rawIdleWaiters(mode string, n int) (waits []func(), wake, cleanup func(), err error) {
+	var fds []int
+	var files []*os.File
+	wake = func() {
+		one := make([]byte, 8)
+		binary.NativeEndian.PutUint64(one, 1)
+		for i := 1; i < len(fds); i += 2 {
+			unix.Write(fds[i], one)
+		}
+	}
+	cleanup = func() {
+		for _, f := range files {
+			f.Close()
+		}
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}
+	for i := 0; i < n; i++ {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			cleanup()
+			return nil, nil, nil, err
+		}
+		efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			unix.Close(epfd)
+			cleanup()
+			return nil, nil, nil, err
+		}
+		fds = append(fds, epfd, efd)
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd)}
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
+			cleanup()
+			return nil, nil, nil, err
+		}
+		events := make([]unix.EpollEvent, 1)
+		switch mode {
+		case "rawblock":
+			waits = append(waits, func() {
+				for {
+					if n, err := unix.EpollWait(epfd, events, -1); n > 0 || err != nil && err != unix.EINTR {
+						return
+					}
+				}
+			})
+		case "rawpark":
+			dup, err := unix.FcntlInt(uintptr(epfd), unix.F_DUPFD_CLOEXEC, 0)
+			if err == nil {
+				err = unix.SetNonblock(dup, true)
+				files = append(files, os.NewFile(uintptr(dup), "epoll"))
+			}
+			if err != nil {
+				cleanup()
+				return nil, nil, nil, err
+			}
+			rc, err := files[len(files)-1].SyscallConn()
+			if err != nil {
+				cleanup()
+				return nil, nil, nil, err
+			}
+			waits = append(waits, func() {
+				rc.Read(func(uintptr) bool {
+					n, _ := unix.EpollWait(epfd, events, 0)
+					return n > 0
+				})
+			})
+		default:
+			cleanup()
+			return nil, nil, nil, errors.New("no raw idle waiter " + mode)
+		}
+	}
+	return waits, wake, cleanup, nil
 }
 
 // benchCPU starts counting the process's CPU time, user and system, and returns the
@@ -587,6 +758,16 @@ func benchProcessCPU(b *testing.B) int64 {
 		b.Fatalf("clock_gettime(CLOCK_PROCESS_CPUTIME_ID): %v", err)
 	}
 	return ts.Nano()
+}
+
+// benchOpenConfig opens a Poller with cfg and closes it when b ends.
+func benchOpenConfig(b *testing.B, cfg poller.Config) *poller.Poller {
+	p, err := cfg.Open()
+	if err != nil {
+		b.Fatalf("%+v.Open(): %v", cfg, err)
+	}
+	b.Cleanup(func() { p.Close() })
+	return p
 }
 
 // benchOpen opens a Poller on kind and closes it when b ends.

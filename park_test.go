@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,8 +141,8 @@ func fdSet(t testing.TB) map[int]bool {
 // idleWaiters is how many idle Waits TestParkThreads holds at once.
 const idleWaiters = 300
 
-// threadsEnv names the mode a child process of TestParkThreads measures.
-const threadsEnv = "POLLER_TEST_IDLE_THREADS"
+// idleEnv names what a child process started by idleThreads measures.
+const idleEnv = "POLLER_TEST_IDLE_THREADS"
 
 // TestParkThreads holds 300 idle Waits, parked and then blocking, and counts the OS
 // threads the process has while they wait. Each mode runs in a fresh child process: Go
@@ -149,35 +150,15 @@ const threadsEnv = "POLLER_TEST_IDLE_THREADS"
 // would hide blocking Waits that took them. Parked, the count may grow by a few; the
 // blocking count is printed for comparison.
 func TestParkThreads(t *testing.T) {
-	if mode := os.Getenv(threadsEnv); mode != "" {
-		threadsChild(t, mode)
+	if spec := os.Getenv(idleEnv); spec != "" {
+		idleChild(t, spec)
 		return
 	}
-	parked := parkedBackends(t)[0]
-	results := map[string][2]int{}
-	for _, mode := range []string{"park", "block"} {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestParkThreads$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), threadsEnv+"="+mode+":"+strconv.Itoa(int(parked.kind)))
-		out, err := cmd.CombinedOutput()
-		cancel()
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			// qemu-user without binfmt_misc cannot exec a binary of its guest architecture.
-			t.Skipf("cannot start the test binary as a child process, which this test needs: %v", err)
-		}
-		if err != nil {
-			t.Fatalf("child (%s): %v\n%s", mode, err, out)
-		}
-		r, ok := parseThreads(out)
-		if !ok {
-			t.Fatalf("child (%s) printed no result:\n%s", mode, out)
-		}
-		results[mode] = r
-	}
-	park, block := results["park"], results["block"]
-	t.Logf("%d idle Waits: parked %d -> %d OS threads (+%d); blocking %d -> %d (+%d)",
-		idleWaiters, park[0], park[1], park[1]-park[0], block[0], block[1], block[1]-block[0])
+	kind := parkedBackends(t)[0].kind
+	park := idleThreads(t, "park", kind, idleWaiters)
+	block := idleThreads(t, "block", kind, idleWaiters)
+	t.Logf("%d idle Waits on %v: parked %d -> %d OS threads (+%d); blocking %d -> %d (+%d)", idleWaiters, kind,
+		park[0], park[1], park[1]-park[0], block[0], block[1], block[1]-block[0])
 	if grew := park[1] - park[0]; grew > 8 {
 		t.Errorf("%d parked idle Waits added %d OS threads; want a few at most", idleWaiters, grew)
 	}
@@ -186,72 +167,115 @@ func TestParkThreads(t *testing.T) {
 	}
 }
 
-// threadsChild is TestParkThreads in the child process: it opens the pollers, starts one
-// Wait(-1) on each, and prints the thread count before and the highest count while they
-// wait.
-func threadsChild(t *testing.T, mode string) {
-	name, kindStr, _ := strings.Cut(mode, ":")
-	kind, err := strconv.Atoi(kindStr)
-	if err != nil {
-		t.Fatalf("bad %s=%q", threadsEnv, mode)
+// idleThreads starts this test binary again, as a child that holds n idle waiters of
+// mode on backend kind ("park" and "block": Pollers with and without Config.Park; "raw"
+// variants: their x/sys twins, where bench_test.go has them), and returns the child's
+// thread count before the waiters and the highest count while they wait.
+func idleThreads(tb testing.TB, mode string, kind poller.Backend, n int) [2]int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestParkThreads$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d:%d", idleEnv, mode, kind, n))
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		// qemu-user without binfmt_misc cannot exec a binary of its guest architecture.
+		tb.Skipf("cannot start the test binary as a child process, which this needs: %v", err)
 	}
-	cfg := poller.Config{Backend: poller.Backend(kind), Park: name == "park"}
-	raiseNofile(t, 4*idleWaiters+256)
+	if err != nil {
+		tb.Fatalf("child (%s): %v\n%s", mode, err, out)
+	}
+	r, ok := parseThreads(out)
+	if !ok {
+		tb.Fatalf("child (%s) printed no result:\n%s", mode, out)
+	}
+	return r
+}
+
+// idleChild is the child process of idleThreads: it starts the waiters, and once all
+// have entered their wait, samples the thread count for 100 ms, then ends the waits and
+// prints the counts.
+func idleChild(t *testing.T, spec string) {
+	var mode string
+	var kind, n int
+	parts := strings.Split(spec, ":")
+	if len(parts) == 3 {
+		mode = parts[0]
+		kind, _ = strconv.Atoi(parts[1])
+		n, _ = strconv.Atoi(parts[2])
+	}
+	if n <= 0 {
+		t.Fatalf("bad %s=%q", idleEnv, spec)
+	}
+	raiseNofile(t, uint64(4*n+256))
 	before := osThreads(t)
-	ps := make([]*poller.Poller, idleWaiters)
+	var waits []func()
+	var wake, cleanup func()
+	switch mode {
+	case "park", "block":
+		waits, wake = pollerIdleWaiters(t, poller.Config{Backend: poller.Backend(kind), Park: mode == "park"}, n)
+	default:
+		var err error
+		if waits, wake, cleanup, err = rawIdleWaiters(mode, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var entered atomic.Int32
+	var wg sync.WaitGroup
+	for _, w := range waits {
+		wg.Add(1)
+		go func(w func()) {
+			defer wg.Done()
+			entered.Add(1)
+			w()
+		}(w)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for int(entered.Load()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d idle waiters started within 30s", entered.Load(), n)
+		}
+		runtime.Gosched()
+	}
+	// A blocking wait takes its thread once it is in the kernel and the scheduler has
+	// handed its P on; sample for a while and keep the highest count.
+	during := 0
+	for i := 0; i < 20; i++ {
+		if k := osThreads(t); k > during {
+			during = k
+		}
+		time.Sleep(5 * time.Millisecond) // pacing the samples, not synchronising
+	}
+	wake()
+	wg.Wait()
+	if cleanup != nil {
+		cleanup()
+	}
+	fmt.Printf("idle-threads %d %d\n", before, during)
+}
+
+// pollerIdleWaiters opens n Pollers with cfg and returns a Wait(-1) on each, and the
+// function that ends them all (Close).
+func pollerIdleWaiters(t *testing.T, cfg poller.Config, n int) (waits []func(), wake func()) {
+	ps := make([]*poller.Poller, n)
 	for i := range ps {
 		p, err := cfg.Open()
 		if err != nil {
 			t.Fatalf("%+v.Open(): %v", cfg, err)
 		}
 		ps[i] = p
+		waits = append(waits, func() {
+			if _, err := p.Wait(make([]poller.Event, 1), -1); !errors.Is(err, poller.ErrClosed) {
+				t.Errorf("idle Wait: %v, want ErrClosed", err)
+			}
+		})
 	}
-	var wg sync.WaitGroup
-	for _, p := range ps {
-		wg.Add(1)
-		go func(p *poller.Poller) {
-			defer wg.Done()
-			for {
-				// This Wait may lose the poller to a probe below, and then tries again.
-				_, err := p.Wait(make([]poller.Event, 1), -1)
-				if errors.Is(err, poller.ErrBusy) {
-					continue
-				}
-				if !errors.Is(err, poller.ErrClosed) {
-					t.Errorf("idle Wait: %v, want ErrClosed", err)
-				}
-				return
-			}
-		}(p)
-	}
-	// Every Wait holds its poller (a second Wait says ErrBusy) before the count.
-	deadline := time.Now().Add(30 * time.Second)
-	probe := make([]poller.Event, 1)
-	for _, p := range ps {
-		for {
-			if _, err := p.Wait(probe, 0); errors.Is(err, poller.ErrBusy) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the idle Waits did not all start within 30s")
-			}
-			runtime.Gosched()
+	return waits, func() {
+		for _, p := range ps {
+			p.Close()
 		}
 	}
-	// A blocking Wait takes its thread once it is in the kernel and the scheduler has
-	// handed its P on; sample for a while and keep the highest count.
-	during := 0
-	for i := 0; i < 20; i++ {
-		if n := osThreads(t); n > during {
-			during = n
-		}
-		time.Sleep(5 * time.Millisecond) // pacing the samples, not synchronising
-	}
-	for _, p := range ps {
-		p.Close()
-	}
-	wg.Wait()
-	fmt.Printf("idle-threads %d %d\n", before, during)
 }
 
 func parseThreads(out []byte) ([2]int, bool) {
