@@ -540,16 +540,21 @@ func benchPingPong(b *testing.B, locked bool, wakePing, waitPing, wakePong, wait
 var errBenchStopped = errors.New("stopped")
 
 // benchRawWake is an epoll fd with a non-blocking eventfd registered: what the Poller's
-// Wake and a woken Wait(-1) do underneath. With park, wait parks in the runtime poller
-// on a non-blocking duplicate of the epoll fd, as a Poller opened with Config.Park does.
+// Wake and a woken Wait(-1) do underneath. With park, it is what a Poller opened with
+// Config.Park does: wait parks in the runtime poller on a non-blocking duplicate of the
+// epoll fd, and wake sets a flag and a past read deadline on it, which readies the
+// parked goroutine without a syscall.
 type benchRawWake struct {
 	epfd, efd int
 	one, buf  [8]byte
 	events    []unix.EpollEvent
 	stop      atomic.Bool // set at the end: wake then says errBenchStopped
 
-	rc    syscall.RawConn // park only
-	tryFn func(uintptr) bool
+	file    *os.File // park only, from here on
+	rc      syscall.RawConn
+	tryFn   func(uintptr) bool
+	pending atomic.Bool
+	stale   bool // the deadline is a wake's past one
 }
 
 func newBenchRawWake(b *testing.B, evLen int, park bool) *benchRawWake {
@@ -566,8 +571,8 @@ func newBenchRawWake(b *testing.B, evLen int, park bool) *benchRawWake {
 	}
 	binary.NativeEndian.PutUint64(w.one[:], 1)
 	if park {
-		f := benchParkFile(b, w.epfd)
-		if w.rc, err = f.SyscallConn(); err != nil {
+		w.file = benchParkFile(b, w.epfd)
+		if w.rc, err = w.file.SyscallConn(); err != nil {
 			b.Fatal(err)
 		}
 		w.tryFn = w.try
@@ -596,8 +601,12 @@ func benchParkFile(tb testing.TB, epfd int) *os.File {
 }
 
 func (w *benchRawWake) wake() error {
-	_, err := unix.Write(w.efd, w.one[:])
-	if err == unix.EAGAIN {
+	var err error
+	if w.file != nil {
+		if w.pending.CompareAndSwap(false, true) {
+			w.file.SetReadDeadline(time.Unix(1, 0))
+		}
+	} else if _, err = unix.Write(w.efd, w.one[:]); err == unix.EAGAIN {
 		err = nil
 	}
 	if err == nil && w.stop.Load() {
@@ -607,8 +616,22 @@ func (w *benchRawWake) wake() error {
 }
 
 func (w *benchRawWake) wait() error {
-	if w.rc != nil {
-		return w.rc.Read(w.tryFn)
+	for w.file != nil {
+		if w.stale {
+			if err := w.file.SetReadDeadline(time.Time{}); err != nil {
+				return err
+			}
+			w.stale = false
+		}
+		err := w.rc.Read(w.tryFn)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.stale = true
+		} else if err != nil {
+			return err
+		}
+		if w.pending.Swap(false) {
+			return nil
+		}
 	}
 	for {
 		_, err := unix.EpollWait(w.epfd, w.events, -1)
@@ -625,15 +648,11 @@ func (w *benchRawWake) wait() error {
 	}
 }
 
-// try is the parked wait's RawConn.Read callback: a non-blocking epoll_wait, and the
-// eventfd drained when it fired.
+// try is the parked wait's RawConn.Read callback: a non-blocking epoll_wait (which the
+// Poller makes for the fds it watches; here none is ready), and the wake flag.
 func (w *benchRawWake) try(uintptr) bool {
-	n, err := unix.EpollWait(w.epfd, w.events, 0)
-	if err != nil || n == 0 {
-		return false
-	}
-	unix.Read(w.efd, w.buf[:])
-	return true
+	n, _ := unix.EpollWait(w.epfd, w.events, 0)
+	return n > 0 || w.pending.Load()
 }
 
 // BenchmarkIdleThreads holds N idle waits with no timeout, blocking or parked, and

@@ -35,8 +35,11 @@ type parker struct {
 	// allocate, as it escapes into RawConn.Read.
 	tryFn func(uintptr) bool
 
-	deadline time.Time // the read deadline the runtime holds now; zero: none
-	events   []Event   // the caller's, for the duration of one Read
+	deadline time.Time // the read deadline this Poller's Waits last set; zero: none
+	// stale says the runtime may hold another deadline than deadline: one that passed,
+	// or the past one of a Wake or Close (wakeup, interrupt).
+	stale  bool
+	events []Event // the caller's, for the duration of one Read
 	n        int
 	err      error
 }
@@ -80,10 +83,13 @@ func (k *parker) wait(events []Event, deadline time.Time) (int, error) {
 		if n, err := k.b.wait(events, 0); n > 0 || err != nil || k.wakePending.Load() {
 			return n, err
 		}
+		k.stale = true
+	}
+	if k.stale {
 		if err := k.file.SetReadDeadline(deadline); err != nil {
 			return 0, err
 		}
-		k.deadline = deadline
+		k.deadline, k.stale = deadline, false
 	}
 	k.events = events
 	err := k.rc.Read(k.tryFn)
@@ -91,8 +97,11 @@ func (k *parker) wait(events []Event, deadline time.Time) (int, error) {
 	k.events, k.n, k.err = nil, 0, nil
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// Poller.Wait compares the clock with its own deadline, which the runtime's
-			// (set from the time left, at nanosecond resolution) never precedes.
+			// Our deadline passed, or a Wake or Close set a past one. Poller.Wait tells
+			// them apart by its wakePending, closed and clock (the runtime's deadline,
+			// set from the time left at nanosecond resolution, never precedes its own),
+			// and the next wait restores ours.
+			k.stale = true
 			return 0, nil
 		}
 		return 0, err
@@ -107,11 +116,18 @@ func (k *parker) try(uintptr) bool {
 	return k.n > 0 || k.err != nil || k.wakePending.Load() || k.closed.Load()
 }
 
-// interrupt ends a parked Read at once. Close's wake does that already; the past deadline
-// makes Close independent of that write.
-func (k *parker) interrupt() {
-	k.file.SetReadDeadline(time.Unix(1, 0))
+// wakeup ends a parked Read at once with a past deadline, which readies the parked
+// goroutine from the calling one, as an expiring deadline does (runtime/netpoll.go,
+// poll_runtime_pollSetDeadline): a goroutine switch, where a write to the wake eventfd
+// would take a trip through the kernel and the thread blocked in the runtime's own
+// epoll_wait. Safe from any goroutine and after Close: a closed os.File refuses the
+// call, and never reaches a reused descriptor number.
+func (k *parker) wakeup() {
+	k.file.SetReadDeadline(pastDeadline)
 }
+
+// pastDeadline is a deadline that has always passed.
+var pastDeadline = time.Unix(1, 0)
 
 // close unregisters the duplicate from the runtime poller and closes it.
 func (k *parker) close() error {

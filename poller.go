@@ -357,6 +357,11 @@ func (p *Poller) Wake() error {
 	if !p.wakePending.CompareAndSwap(false, true) {
 		return nil
 	}
+	if p.park != nil {
+		// Set after wakePending: a Wait that has not yet parked sees the flag instead.
+		p.park.wakeup()
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	// Checked under mu: Close releases the wake descriptor under mu after setting closed,
@@ -381,7 +386,7 @@ func (p *Poller) Close() error {
 	wakeErr := p.b.wake()
 	p.mu.Unlock()
 	if p.park != nil {
-		p.park.interrupt()
+		p.park.wakeup()
 	}
 
 	p.waitMu.Lock()

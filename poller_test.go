@@ -69,6 +69,7 @@ var behaviours = []struct {
 	{"WakeBeforeWait", testWakeBeforeWait},
 	{"WakeCoalesces", testWakeCoalesces},
 	{"WakeNeverBlocks", testWakeNeverBlocks},
+	{"WakeRounds", testWakeRounds},
 	{"CloseDuringWait", testCloseDuringWait},
 	{"AfterClose", testAfterClose},
 	{"WakeRacingClose", testWakeRacingClose},
@@ -1335,6 +1336,52 @@ func testWakeNeverBlocks(t *testing.T, b testBackend) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Wake blocked")
 	}
+}
+
+// testWakeRounds: 1,000 rounds of Wake from one goroutine to another in Wait(-1), each
+// waiting for the Wait to return before the next Wake. With no fd registered, each Wait
+// returns for exactly one Wake: a lost wakeup leaves a round hanging, and a spurious
+// return makes a later round's Wait return twice.
+func testWakeRounds(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	returned := make(chan error, 2)
+	go func() {
+		events := make([]poller.Event, 4)
+		for {
+			n, err := p.Wait(events, -1)
+			if errors.Is(err, poller.ErrClosed) {
+				return
+			}
+			if err == nil && n != 0 {
+				err = errors.New("an event with no fd registered")
+			}
+			returned <- err
+		}
+	}()
+	rounds := 1000
+	if testing.Short() {
+		rounds = 200
+	}
+	for i := 0; i < rounds; i++ {
+		if err := p.Wake(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-returned:
+			if err != nil {
+				t.Fatalf("round %d: Wait: %v", i, err)
+			}
+		case <-time.After(slack):
+			t.Fatalf("round %d: Wake did not end the Wait", i)
+		}
+	}
+	// One Wait is now blocked again, and no return is outstanding.
+	select {
+	case err := <-returned:
+		t.Fatalf("a Wait returned with no Wake: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	p.Close()
 }
 
 func testCloseDuringWait(t *testing.T, b testBackend) {
