@@ -37,11 +37,11 @@ type parker struct {
 
 	deadline time.Time // the read deadline this Poller's Waits last set; zero: none
 	// stale says the runtime may hold another deadline than deadline: one that passed,
-	// or the past one of a Wake or Close (wakeup, interrupt).
+	// or the past one of a Wake or Close (wakeup).
 	stale  bool
 	events []Event // the caller's, for the duration of one Read
-	n        int
-	err      error
+	n      int
+	err    error
 }
 
 // openParker registers a duplicate of b's descriptor with the runtime poller. A backend
