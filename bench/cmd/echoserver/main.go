@@ -17,6 +17,17 @@ import (
 	"runtime"
 )
 
+// lockLoops is -lock: each event loop runs on a goroutine locked to its thread.
+var lockLoops bool
+
+// lockLoop locks the calling loop goroutine to its thread when -lock asks; the goroutine
+// never returns while the server runs, so it is never unlocked.
+func lockLoop() {
+	if lockLoops {
+		runtime.LockOSThread()
+	}
+}
+
 func main() {
 	server := flag.String("server", "poller", "poller, raw, net or gnet")
 	port := flag.Int("port", 7000, "TCP port on 127.0.0.1")
@@ -24,8 +35,11 @@ func main() {
 	eagain := flag.Bool("eagain", false, "poller and raw: after a short read, read again until EAGAIN (one more read per request)")
 	poll0 := flag.Bool("poll0", false, "poller and raw: after a batch, poll with a zero timeout before blocking (see pollTimeout)")
 	rawio := flag.Bool("rawio", true, "poller and raw: read and write with raw syscalls (see readFd)")
+	park := flag.Bool("park", false, "poller: open the pollers with Config.Park (Waits park in the runtime poller)")
+	lock := flag.Bool("lock", false, "poller and raw: lock each loop's goroutine to its thread (runtime.LockOSThread)")
 	flag.Parse()
 	rawIO = *rawio
+	lockLoops = *lock
 
 	if *loops <= 0 {
 		*loops = runtime.GOMAXPROCS(0)
@@ -34,7 +48,7 @@ func main() {
 	var err error
 	switch *server {
 	case "poller":
-		err = runPoller(*port, *loops, *eagain, *poll0)
+		err = runPoller(*port, *loops, *eagain, *poll0, *park)
 	case "raw":
 		err = runRaw(*port, *loops, *eagain, *poll0)
 	case "net":

@@ -9,22 +9,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// runPoller serves with loops edge-triggered poller loops, each with its own listener.
-func runPoller(port, loops int, eagain, poll0 bool) error {
+// runPoller serves with loops edge-triggered poller loops, each with its own listener;
+// with park, their Waits park in the runtime poller (Config.Park).
+func runPoller(port, loops int, eagain, poll0, park bool) error {
 	errc := make(chan error, loops)
 	for i := 0; i < loops; i++ {
 		lfd, err := listenReusePort(port)
 		if err != nil {
 			return err
 		}
-		p, err := poller.Open()
+		p, err := poller.Config{Park: park}.Open()
 		if err != nil {
 			return err
 		}
 		if err := p.Add(lfd, poller.Readable|poller.EdgeTriggered); err != nil {
 			return err
 		}
-		go func() { errc <- pollerLoop(p, lfd, eagain, poll0) }()
+		go func() { lockLoop(); errc <- pollerLoop(p, lfd, eagain, poll0) }()
 	}
 	return <-errc
 }

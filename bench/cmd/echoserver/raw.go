@@ -25,7 +25,7 @@ func runRaw(port, loops int, eagain, poll0 bool) error {
 		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, lfd, &ev); err != nil {
 			return os.NewSyscallError("epoll_ctl", err)
 		}
-		go func() { errc <- rawLoop(epfd, lfd, eagain, poll0) }()
+		go func() { lockLoop(); errc <- rawLoop(epfd, lfd, eagain, poll0) }()
 	}
 	return <-errc
 }
