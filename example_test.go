@@ -4,6 +4,7 @@ package poller_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -20,11 +21,12 @@ func ExampleOpen() {
 		return
 	}
 	defer p.Close()
-	fmt.Println("backend:", p.Backend())
-	fmt.Println("all here:", poller.Backends())
+	bs := poller.Backends() // best first: epoll on Linux, kqueue on the BSDs and macOS
+	fmt.Println("the best:", p.Backend() == bs[0])
+	fmt.Println("portable ones:", bs[len(bs)-2:])
 	// Output:
-	// backend: epoll
-	// all here: [epoll poll select]
+	// the best: true
+	// portable ones: [poll select]
 }
 
 func ExamplePoller_Wait() {
@@ -119,8 +121,14 @@ func ExamplePoller_Add_priority() {
 	defer unix.Close(conn)
 
 	p, _ := poller.Open()
+	if err := p.Add(conn, poller.Priority); errors.Is(err, poller.ErrUnsupported) {
+		// kqueue on FreeBSD, NetBSD and macOS cannot wait for out-of-band data alone;
+		// poll can, everywhere.
+		p.Close()
+		p, _ = poller.OpenBackend(poller.BackendPoll)
+		p.Add(conn, poller.Priority)
+	}
 	defer p.Close()
-	p.Add(conn, poller.Priority)
 
 	unix.Write(peer, []byte("plain"))
 	unix.Send(peer, []byte{'!'}, unix.MSG_OOB) // one byte of urgent data
