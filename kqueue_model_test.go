@@ -281,3 +281,51 @@ func TestKqueueGuardRails(t *testing.T) {
 		}
 	})
 }
+
+// An Add the kernel refuses for lack of resources (ENOMEM; ENOSPC where a kernel limits
+// knotes) leaves the fd unregistered, rolls back the filter that was added, and leaves the
+// poller working (issue 13).
+func TestKqueueAddRefusedForResources(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f kqmodel.Flavour) {
+		for _, errno := range []unix.Errno{unix.ENOMEM, unix.ENOSPC} {
+			h := &hookedKernel{Kernel: kqmodel.New(f)}
+			p := openKq(t, h, f.Sys())
+			sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(sp[0])
+			defer unix.Close(sp[1])
+			// The read filter's EV_ADD fails; with EV_RECEIPT the write filter's goes
+			// through in the same call and must be rolled back. NetBSD's one-by-one
+			// fallback meets the fault again on every call.
+			h.before = func() { h.FailChange(kqmodel.EV_ADD, errno) }
+			if err := p.Add(sp[0], Readable|Writable); !errors.Is(err, errno) {
+				t.Fatalf("Add with %v: %v", errno, err)
+			}
+			h.before = nil
+			h.FailChange(0, 0) // no fault left pending
+			if err := p.Delete(sp[0]); !errors.Is(err, ErrNotRegistered) {
+				t.Fatalf("Delete after a refused Add: %v, want ErrNotRegistered", err)
+			}
+			// A write knote left behind would keep its level-triggered mode through the
+			// next EV_ADD and report the fd on every Wait.
+			if err := p.Add(sp[0], Writable|EdgeTriggered); err != nil {
+				t.Fatal(err)
+			}
+			if got := waitFor(t, p, sp[0], time.Second); got&Writable == 0 {
+				t.Fatalf("edge-triggered Writable after a refused Add: not reported")
+			}
+			if got := waitFor(t, p, sp[0], 20*time.Millisecond); got != 0 {
+				t.Fatalf("edge-triggered Writable reported again (%v): the refused Add left a knote", got)
+			}
+			mustWrite(t, sp[1], "x")
+			if err := p.Modify(sp[0], Readable); err != nil {
+				t.Fatal(err)
+			}
+			if got := waitFor(t, p, sp[0], time.Second); got&Readable == 0 {
+				t.Fatalf("the poller after a refused Add: %v, want Readable", got)
+			}
+		}
+	})
+}
