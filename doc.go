@@ -69,7 +69,11 @@
 // Edge-triggered on epoll, a Priority edge is any wakeup of the file while the condition
 // holds: TCP wakes a socket's waiters for all arriving data with EPOLLIN|EPOLLPRI, so
 // plain data that arrives while an urgent byte is unread reports Priority again.
-// kqueue gives ErrUnsupported for Priority for now (EVFILT_EXCEPT is not wired up).
+// kqueue waits for Priority with EVFILT_EXCEPT and NOTE_OOB where that filter fires for
+// out-of-band data alone (OpenBSD, DragonFly), and gives ErrUnsupported elsewhere:
+// FreeBSD and NetBSD have no such filter, and macOS's also fires for plain data (XNU runs
+// its socket read filter for it), which would wake a Priority-only fd for every byte.
+// EVFILT_EXCEPT carries no hangup, so a Priority-only fd sees none on kqueue either.
 //
 // # Who owns the fds
 //
@@ -148,14 +152,28 @@
 //	                   epoll            kqueue                 poll                 select
 //	edge / one-shot    EPOLLET/ONESHOT  EV_CLEAR/EV_DISPATCH   ErrUnsupported/emul. ErrUnsupported/emul.
 //	hangup             EPOLLRDHUP/HUP   EV_EOF                 POLLHUP, POLLRDHUP   not distinguishable
-//	Priority           EPOLLPRI         ErrUnsupported         POLLPRI              except set
+//	Priority           EPOLLPRI         EVFILT_EXCEPT (some)   POLLPRI              except set
 //	fd limit           none             none                   none                 FdSetSize
 //	cost of Wait       ready fds        ready fds              registered fds       highest fd
 //	wake               eventfd          EVFILT_USER or pipe    pipe                 pipe
 //
 // A half-close (the peer shut down only its writing side) is reported as Hangup to a fd
-// registered for Readable; a writer waiting for room is not woken by it. select reports
-// hangups and errors as plain readiness. Backends lists what this OS has, best first.
-// On other systems (Windows, Plan 9, Solaris, ...) Open and OpenBackend return
-// ErrUnsupported. Parking works on epoll; kqueue does not park yet.
+// registered for Readable; a writer waiting for room is not woken by it. The fd's own
+// shutdown(SHUT_WR) is no hangup on any backend: Linux reports plain Writable, and the
+// BSD kernels' EV_EOF on the write filter becomes plain Writable too (with Errored if the
+// socket has an error). select reports hangups and errors as plain readiness. Backends
+// lists what this OS has, best first. On other systems (Windows, Plan 9, Solaris, ...)
+// Open and OpenBackend return ErrUnsupported. Parking works on epoll and kqueue.
+//
+// Kernels differ on some fds, and the poller passes that on. Regular files: epoll
+// refuses them (EPERM), kqueue reports them readable while the offset is short of the
+// end (and always writable), poll and select report them always ready. A pipe whose
+// reader is gone: epoll and poll report a write interest Writable|Errored; kqueue
+// reports it Writable, and Writable|Errored on FreeBSD and DragonFly, whose kernels
+// refuse the write filter with EPIPE (NetBSD: EBADF), which the poller takes as that
+// report. A socket error with no EOF (an ICMP error on a UDP socket) fires kqueue's read
+// filter with no error bit: Readable alone, where epoll also says Errored. An Add the
+// kernel refuses for lack of resources (ENOMEM; epoll's ENOSPC past
+// fs.epoll.max_user_watches) returns the wrapped errno and leaves the fd unregistered
+// and the poller working; a kqueue Modify it refuses leaves the registration as it was.
 package poller
