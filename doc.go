@@ -6,7 +6,9 @@
 //
 // # The loop
 //
-// Make sockets non-blocking, register them, wait, and handle what is ready:
+// Make sockets non-blocking, register them, wait, and handle what is ready. Package
+// github.com/rawpoll/poller/sock makes such sockets on every Unix (Listen, Accept, Dial,
+// and FromConn for the fd inside a net.Listener or net.Conn):
 //
 //	p, err := poller.Open()
 //	...
@@ -26,7 +28,7 @@
 // was registered with (Priority included, see below), so a loop that only tests Readable
 // still reaches that read.
 // Writable is how a non-blocking connect reports that it finished; read its result with
-// SO_ERROR.
+// SO_ERROR (sock.Error).
 //
 // # Level, edge and one-shot
 //
