@@ -184,6 +184,13 @@ func TestDualStack(t *testing.T) {
 	if ip := a.(*net.TCPAddr).IP; !ip.Equal(net.IPv6unspecified) {
 		t.Errorf("tcp :0 listens on %s; want [::] (this machine has IPv6)", a)
 	}
+	// The dual-stack listener holds the IPv4 port too.
+	if fd, err := sock.Listen("tcp4", "127.0.0.1:"+tcpPort(a)); !errors.Is(err, unix.EADDRINUSE) {
+		if err == nil {
+			unix.Close(fd)
+		}
+		t.Errorf("tcp4 on the port of a dual-stack listener: %v; want EADDRINUSE", err)
+	}
 
 	v6, err := sock.Listen("tcp6", "[::]:0")
 	if err != nil {
