@@ -59,6 +59,7 @@ func TestConfig(t *testing.T) {
 		t.Errorf("open fds: %d before the refused Opens, %d after", before, after)
 	}
 	if isLinux {
+		// The best backend parks here: epoll, or the kqueue model a kqmodel_* tag puts first.
 		p, err := poller.Config{Park: true}.Open()
 		if err != nil {
 			t.Fatalf("Config{Park: true}.Open() on Linux: %v", err)
