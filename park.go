@@ -123,11 +123,8 @@ func (k *parker) try(uintptr) bool {
 // epoll_wait. Safe from any goroutine and after Close: a closed os.File refuses the
 // call, and never reaches a reused descriptor number.
 func (k *parker) wakeup() {
-	k.file.SetReadDeadline(pastDeadline)
+	k.file.SetReadDeadline(time.Unix(1, 0)) // long past
 }
-
-// pastDeadline is a deadline that has always passed.
-var pastDeadline = time.Unix(1, 0)
 
 // close unregisters the duplicate from the runtime poller and closes it.
 func (k *parker) close() error {

@@ -386,6 +386,8 @@ func (p *Poller) Close() error {
 	wakeErr := p.b.wake()
 	p.mu.Unlock()
 	if p.park != nil {
+		// A parked Wait is ended by a past deadline, whether or not the kernel's wake
+		// reached it.
 		p.park.wakeup()
 	}
 
