@@ -1,4 +1,4 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+//go:build aix || darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd || solaris
 
 package poller
 
@@ -11,8 +11,13 @@ import (
 )
 
 // FdSetSize is this OS's FD_SETSIZE: the number of fds an FdSet holds, 0 to FdSetSize-1
-// (1024 on Linux, macOS, FreeBSD and OpenBSD; 256 on NetBSD).
-const FdSetSize = len(unix.FdSet{}.Bits) * unix.NFDBITS
+// (1024 on Linux, macOS, FreeBSD, OpenBSD and DragonFly; 256 on NetBSD; 65536 on illumos
+// and Solaris; 65534 on AIX).
+//
+// It is the bits of unix.FdSet, except on AIX: there the set has room for 65536 bits but
+// FD_SETSIZE is 65534, and select(2) takes the fd count in the low 16 bits of its first
+// argument (the high half counts message queues), so an nfd of 65536 would not mean 65536.
+const FdSetSize = min(len(unix.FdSet{}.Bits)*unix.NFDBITS, unix.FD_SETSIZE)
 
 // wordMask keeps the NFDBITS low bits of an fd_set word widened to uint64, so that a
 // negative 32-bit word does not count its sign extension.

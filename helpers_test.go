@@ -1,4 +1,4 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+//go:build aix || darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd || solaris
 
 package poller_test
 
@@ -94,6 +94,16 @@ func closeOnce(t testing.TB, fd *int) {
 			unix.Close(*fd)
 		}
 	})
+}
+
+// dupFrom duplicates fd onto the lowest free number >= min. F_DUPFD and then close-on-exec,
+// since AIX has no F_DUPFD_CLOEXEC; the tests start no child that could inherit it.
+func dupFrom(fd, min int) (int, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD, min)
+	if err == nil {
+		unix.CloseOnExec(nfd)
+	}
+	return nfd, err
 }
 
 // socketPair returns a connected, non-blocking AF_UNIX stream pair, closed at cleanup

@@ -1,4 +1,4 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+//go:build aix || darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd || solaris
 
 package poller
 
@@ -11,7 +11,11 @@ import (
 )
 
 func osBackends() []Backend {
-	return append(modelBackends(), nativeBackend, BackendPoll, BackendSelect)
+	bs := modelBackends()
+	if nativeBackend != 0 { // AIX, illumos and Solaris have no native backend
+		bs = append(bs, nativeBackend)
+	}
+	return append(bs, BackendPoll, BackendSelect)
 }
 
 // openBackend opens backend b and returns it with the interest and mode bits it honours.

@@ -1,4 +1,4 @@
-//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+//go:build aix || darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd || solaris
 
 package poller
 
@@ -179,8 +179,8 @@ func (b *pollBackend) kick() error {
 	return writeWake(b.wakeW, b.wakeBuf[:])
 }
 
-func pollEvents(flags Flags) int16 {
-	var ev int16
+func pollEvents(flags Flags) pollBits {
+	var ev pollBits
 	if flags&Readable != 0 {
 		// POLLRDHUP only with read interest, as with epoll: see epollEvents.
 		ev |= unix.POLLIN | pollRdHup
@@ -194,7 +194,7 @@ func pollEvents(flags Flags) int16 {
 	return ev
 }
 
-func pollReadiness(rev int16) Flags {
+func pollReadiness(rev pollBits) Flags {
 	var r Flags
 	if rev&unix.POLLIN != 0 {
 		r |= Readable

@@ -187,7 +187,8 @@ func (c Config) Open() (*Poller, error) {
 }
 
 // Open returns a Poller on the best backend this OS has: epoll on Linux, kqueue on the BSDs
-// and macOS. It is Config{}.Open(). Close it to release its descriptors.
+// and macOS, poll on AIX, illumos and Solaris. It is Config{}.Open(). Close it to release its
+// descriptors.
 func Open() (*Poller, error) {
 	return Config{}.Open()
 }

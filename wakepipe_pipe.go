@@ -1,4 +1,4 @@
-//go:build darwin
+//go:build aix || darwin
 
 package poller
 
@@ -9,9 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// newWakePipe returns a non-blocking, close-on-exec pipe. macOS has no pipe2, so the
-// descriptors are made close-on-exec under ForkLock, as package os does, lest a fork in
-// between leak them into a child.
+// newWakePipe returns a non-blocking, close-on-exec pipe. macOS and AIX have no pipe2, so
+// the descriptors are made close-on-exec under ForkLock, as package os does there
+// (os/pipe_unix.go), lest a fork in between leak them into a child.
 func newWakePipe() (r, w int, err error) {
 	var p [2]int
 	syscall.ForkLock.RLock()

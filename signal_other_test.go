@@ -1,4 +1,4 @@
-//go:build darwin || dragonfly || freebsd || netbsd || openbsd
+//go:build aix || darwin || dragonfly || freebsd || illumos || netbsd || openbsd || solaris
 
 package poller_test
 
@@ -10,8 +10,8 @@ import (
 
 const isLinux = false
 
-// waiterThread locks the calling goroutine to its thread. The BSDs have no portable
-// thread-directed kill in x/sys, so the signal goes to the process; with the other
+// waiterThread locks the calling goroutine to its thread. Outside Linux, x/sys has no
+// portable thread-directed kill, so the signal goes to the process; with the other
 // threads mostly idle it often lands on the waiter.
 func waiterThread() (signal func(unix.Signal) error, unlock func()) {
 	runtime.LockOSThread()
