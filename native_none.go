@@ -11,4 +11,6 @@ import (
 // backend on AIX, illumos and Solaris.
 const nativeBackend Backend = 0
 
+const nativeInterests Flags = 0
+
 func openNative(*sync.Mutex, *atomic.Bool) (backend, error) { return nil, ErrUnsupported }

@@ -84,9 +84,9 @@ func writeWake(fd int, one []byte) error {
 // description, so fd has it too: epoll_wait(2) and kevent(2) ignore it, their timeout
 // alone says whether they block.
 func dupPollable(fd int) (int, error) {
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	nfd, err := dupCloseOnExec(fd)
 	if err != nil {
-		return -1, os.NewSyscallError("fcntl", err)
+		return -1, err
 	}
 	if err := unix.SetNonblock(nfd, true); err != nil {
 		unix.Close(nfd)
