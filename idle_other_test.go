@@ -1,4 +1,4 @@
-//go:build darwin || dragonfly || freebsd || netbsd || openbsd
+//go:build aix || darwin || dragonfly || freebsd || illumos || netbsd || openbsd || solaris
 
 package poller_test
 
