@@ -261,6 +261,9 @@ func (h *harness) slotOf(fd int) int {
 // used only when the model says Wait must return). It returns the reported slots.
 func (h *harness) wait(size int, timeout time.Duration) []int {
 	h.t.Helper()
+	if h.m.kq != nil {
+		return h.waitKq(size, timeout)
+	}
 	h.checkClosedSlots()
 	want := h.m.ready()
 	// The Wait right after a Wake may return early with any part of what is ready.
@@ -535,6 +538,9 @@ func (h *harness) wake(times int) {
 			continue
 		}
 		h.checkErr("Wake", h.p.Wake(), nil)
+		if h.m.kq != nil && !h.m.wake {
+			h.m.kqTrigger() // a Wake while one is pending makes no syscall
+		}
 		h.m.wake = true
 	}
 }

@@ -25,7 +25,8 @@ const (
 
 // flagsErr is the error Add and Modify give for flags on backend b before they look at
 // the fd: interest must be named, Hangup, Errored and unknown bits are refused,
-// EdgeTriggered exists on epoll (and kqueue) only, and Priority everywhere but kqueue.
+// EdgeTriggered exists on epoll and kqueue only, and Priority everywhere but on the
+// kqueue flavours whose EVFILT_EXCEPT does not fire for out-of-band data alone.
 func flagsErr(b poller.Backend, f poller.Flags) error {
 	if f&interest == 0 || f&^(interest|modes) != 0 {
 		return poller.ErrInvalidFlags
@@ -33,7 +34,7 @@ func flagsErr(b poller.Backend, f poller.Flags) error {
 	if f&poller.EdgeTriggered != 0 && (b == poller.BackendPoll || b == poller.BackendSelect) {
 		return poller.ErrUnsupported
 	}
-	if f&poller.Priority != 0 && b == poller.BackendKqueue {
+	if f&poller.Priority != 0 && b == poller.BackendKqueue && !kqPriority {
 		return poller.ErrUnsupported
 	}
 	return nil
@@ -46,6 +47,7 @@ const maxQueued = 8
 // sock is the kernel state of one end of a socketpair.
 type sock struct {
 	open bool
+	id   int // names the open file, for kqueue's model (kqueue_model_test.go)
 	// rq holds the sizes of the writes queued for this end, oldest first; each write of
 	// a few bytes is one skb, freed (waking the writer with EPOLLOUT) once fully read.
 	rq       []int
@@ -101,6 +103,7 @@ type reg struct {
 	// pending: epoll has the (edge-triggered) item on its ready list. Set when epoll_ctl
 	// finds the fd ready and when a wakeup that passes the item's event mask arrives.
 	pending bool
+	gen     uint32 // kqueue: the backend's generation of this registration
 }
 
 // model is one Poller and a pool of socketpairs, by slot: slot i's peer is slot i^1.
@@ -108,14 +111,20 @@ type model struct {
 	backend poller.Backend
 	socks   []sock
 	regs    map[int]*reg
-	closed  bool // Close was called
-	wake    bool // a Wake no Wait has returned since
+	closed  bool     // Close was called
+	wake    bool     // a Wake no Wait has returned since
+	files   int      // files renew made
+	kq      *kqState // the kqueue backend's kernel and queue, for BackendKqueue
 }
 
 func newModel(b poller.Backend, slots int) *model {
 	m := &model{backend: b, socks: make([]sock, slots), regs: make(map[int]*reg)}
 	for i := range m.socks {
 		m.socks[i].open = true
+		m.socks[i].id = i + 1
+	}
+	if b == poller.BackendKqueue {
+		m.kq = newKqState()
 	}
 	return m
 }
@@ -125,6 +134,10 @@ func peer(slot int) int { return slot ^ 1 }
 // wakeup is a wakeup of slot's wait queue with poll key (0: every waiter, as
 // sk_state_change does). epoll queues an armed item whose events match the key.
 func (m *model) wakeup(slot int, key kbits) {
+	if m.kq != nil {
+		m.kqWakeup(slot, key)
+		return
+	}
 	r := m.regs[slot]
 	if r == nil || !r.armed || !m.socks[slot].open {
 		return
@@ -200,6 +213,9 @@ func (m *model) readiness(slot int, r *reg) poller.Flags {
 
 // ready is the set a Wait must report now: slot -> flags.
 func (m *model) ready() map[int]poller.Flags {
+	if m.kq != nil {
+		return m.kqReady()
+	}
 	out := make(map[int]poller.Flags)
 	for slot, r := range m.regs {
 		if !r.armed {
@@ -239,6 +255,10 @@ func (m *model) add(slot int, f poller.Flags) error {
 	if !m.socks[slot].numOpen() {
 		return unix.EBADF
 	}
+	if m.kq != nil {
+		m.kqAdd(slot, f)
+		return nil
+	}
 	m.register(slot, f)
 	return nil
 }
@@ -256,6 +276,10 @@ func (m *model) modify(slot int, f poller.Flags) error {
 	if !m.socks[slot].numOpen() {
 		return unix.EBADF
 	}
+	if m.kq != nil {
+		m.kqModify(slot, f)
+		return nil
+	}
 	m.register(slot, f)
 	return nil
 }
@@ -266,6 +290,9 @@ func (m *model) delete(slot int) error {
 	}
 	if m.regs[slot] == nil {
 		return poller.ErrNotRegistered
+	}
+	if m.kq != nil {
+		m.kqDelete(slot)
 	}
 	delete(m.regs, slot)
 	return nil
@@ -403,8 +430,19 @@ func (m *model) reopen(slot int) { m.socks[slot].ghost = false }
 // under numbers that now name other files, and only the registration's tag tells them
 // apart. Wait reports none of them, and they take none of its events slots.
 func (m *model) renew(slot int) {
-	m.socks[slot] = sock{open: true}
-	m.socks[peer(slot)] = sock{open: true}
+	for _, i := range [2]int{slot, peer(slot)} {
+		if m.kq != nil {
+			// The old sockets live on out of sight and nothing wakes them again.
+			m.kq.kqFileGone(m.socks[i].id)
+		}
+		m.socks[i] = sock{open: true, id: m.newFile()}
+	}
+}
+
+// newFile returns an id no socket of the pool had.
+func (m *model) newFile() int {
+	m.files++
+	return len(m.socks) + m.files
 }
 
 // close is the close of slot's last descriptor: the peer sees both directions shut, and
@@ -418,6 +456,9 @@ func (m *model) close(slot int) {
 			p.err = true
 		}
 		m.wakeup(peer(slot), 0)
+	}
+	if m.kq != nil {
+		m.kq.kqFileGone(s.id) // epoll drops a file's items when it is released
 	}
 	*s = sock{}
 }
