@@ -322,12 +322,16 @@ func (h *harness) wait(size int, timeout time.Duration) []int {
 
 // burst makes successive Waits with room for size events and nothing between them: a
 // fd ready at the start must be reported within ceil(ready/size) of them (one more if a
-// Wake is pending: that Wait may return early), or it was starved.
+// Wake is pending: that Wait may return early), or it was starved. kqueue's bound is
+// looser (kqBurstRounds).
 func (h *harness) burst(size int) {
 	want := h.m.ready()
 	rounds := (len(want) + size - 1) / size
 	if h.m.wake {
 		rounds++
+	}
+	if h.m.kq != nil {
+		rounds = h.m.kqBurstRounds(size, len(want))
 	}
 	seen := make(map[int]bool, len(want))
 	for i := 0; i < rounds && !h.m.closed; i++ {

@@ -269,6 +269,15 @@ var opsSeeds = []struct {
 	{"priority", ops(0, sAdd(0, pri), sAdd(2, rd|pri), sAdd(4, wr|pri|once), sAdd(6, pri|edge), sWrite(1, 2),
 		sWrite(3, 2), sWrite(7, 1), sWaitAll(), sModify(2, pri), sWaitAll(), sClose(1), sShutdown(3), sClose(7),
 		sWaitAll(), sWaitAll(), sModify(4, rdwr|pri), sClose(5), sWaitAll(), sDelete(0), sWaitAll())},
+	// kqueue over internal/kqmodel: a number closed while a duplicate keeps the socket
+	// open, deleted (EBADF: the backend takes it as "close removed the knotes"), and
+	// dup'd back keeps its knotes there, which a later Add inherits (kqueue_model_test.go).
+	{"ghost dup'd back", ops(0, sAdd(0, rd|once), sAdd(2, rd|edge), sWrite(1, 1), sWrite(3, 1), sWaitAll(),
+		sCloseKeep(0), sCloseKeep(2), sDelete(0), sDelete(2), sReopen(0), sReopen(2), sAdd(0, rd), sAdd(2, rd),
+		sWrite(1, 1), sWaitAll(), sWaitAll(), sModify(0, rd), sWaitAll(), sDrain(0), sDrain(2), sWaitAll())},
+	// kqueue keeps the results that did not fit and serves them first, as they were.
+	{"results kept for the next Wait", ops(0, sAdd(0, rd), sAdd(2, rd), sAdd(4, wr|edge), sWrite(1, 1), sWrite(3, 1),
+		sWait(1, 0), sDrain(0), sDrain(2), sWait(1, 0), sWait(1, 0), sWaitAll(), sShutdown(4), sWait(2, 0), sWaitAll())},
 	{"wild fds", ops(0, sWild(0, 0, rd), sWild(4, 0, rd), sWild(5, 0, wr), sWild(6, 0, rd), sWild(10, 0, rd),
 		sWild(0, 2, rd), sWild(6, 3, rd), sWild(2, 1, rdwr|edge), sWait(0, 0))},
 }
