@@ -17,9 +17,11 @@
 //     edge-triggered, one-shot; Readable, Writable, Priority) and says exactly which fds
 //     each Wait reports, with which flags, and which error each call gives. The pool
 //     sends no MSG_OOB data, so a Priority registration is reported for hangups and
-//     errors only, which must set the bit (and never on select, whose except set sees
-//     neither). With a short events slice, successive
-//     Waits must reach every ready fd. Fds closed while registered, also with a
+//     errors only, which must set the bit; an fd registered for Priority alone sees
+//     none on select (its except set is POLLPRI alone) nor on kqueue (the except filter
+//     fires for out-of-band data alone; hangups and errors come from the read and write
+//     filters). With a short events slice,
+//     successive Waits must reach every ready fd. Fds closed while registered, also with a
 //     duplicate keeping the file open and the number then reused (golang/go#59545),
 //     must be handled as DESIGN.md says. Every input must leave the process with the
 //     descriptors it started with.
@@ -28,6 +30,16 @@
 // only. It states DESIGN.md exactly, with no allowance for known bugs: a closed Poller
 // gives ErrClosed before it looks at any argument, and a Wait reports every ready fd, or
 // as many as its events slice holds; only the Wait right after a Wake may return fewer.
+//
+// With a kqmodel_* build tag (kqmodel_freebsd, kqmodel_darwin, kqmodel_openbsd,
+// kqmodel_netbsd), BackendKqueue runs on Linux over that flavour of internal/kqmodel, and
+// the targets run against it too. Its Waits depend on the kernel's active queue and on
+// the results the backend keeps when events is full, so the model replays each kqueue
+// Wait step by step (kqueue_model_test.go: filters, edges, one-shot, closes, and the
+// model kernel's one blind spot, a number closed and dup'd back) and checks it exactly:
+//
+//	go test -tags kqmodel_netbsd ./fuzz/
+//	go test -tags kqmodel_netbsd ./fuzz/ -run '^$' -fuzz '^FuzzOps$' -fuzztime 3000x
 //
 // The checked-in corpus in testdata/fuzz runs with the ordinary tests:
 //

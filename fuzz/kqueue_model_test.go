@@ -717,6 +717,13 @@ type kqEvent struct {
 func (m *model) kqBackendWait(size int) (events []kqEvent, results int) {
 	q := m.kq
 	batch := make(map[int]int) // slot -> index in events, or -1-index in q.pend
+	// A queued result is reported as the kernel gave it, also when the fd's state has
+	// changed since (drained, say): a spurious readiness the caller's read answers with
+	// EAGAIN, which the contract allows. One of another registration of the fd is
+	// dropped, and the kernel does not queue an already active knote again, so the fd
+	// loses its turn. (Modified before each Wait, it is never reported while enough
+	// others are ready: a backend bug burst cannot see, as nothing changes between its
+	// Waits.)
 	for len(q.pend) > 0 && len(events) < size {
 		p := q.pend[0]
 		q.pend = q.pend[1:]
