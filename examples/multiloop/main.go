@@ -1,8 +1,9 @@
 // Multiloop is an echo server with one event loop per CPU, each on its own goroutine with
 // its own poller and its own listening socket, all bound to one address with
-// SO_REUSEPORT. Linux, DragonFly BSD and FreeBSD (SO_REUSEPORT_LB) spread new connections
-// across the listeners; on macOS, NetBSD and OpenBSD one listener takes them all, which is
-// still correct, only not spread.
+// SO_REUSEPORT (sock.ListenConfig's ReusePort). Linux, DragonFly BSD and FreeBSD
+// (SO_REUSEPORT_LB) spread new connections across the listeners; on macOS, NetBSD and
+// OpenBSD one listener takes them all, which is still correct, only not spread. illumos
+// and Solaris have no SO_REUSEPORT in x/sys: there multiloop says so and stops.
 //
 // The loops are edge-triggered: each fd is registered once, Readable|Writable|
 // EdgeTriggered, and never modified. An edge is reported once per change of state, so:
