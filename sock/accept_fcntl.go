@@ -1,4 +1,4 @@
-//go:build aix || darwin || (solaris && !illumos)
+//go:build aix || darwin || (solaris && !illumos) || (linux && sockfallback)
 
 package sock
 
@@ -18,6 +18,10 @@ import (
 // a blocking one accept may wait for a long time, and os/exec must not wait with it:
 // there Go's own rule applies (internal/poll's accept takes no lock), and a fork in
 // between can leak the fd into a child.
+//
+// The sockfallback build tag selects this file on Linux too, so that the tests run it
+// where they can run (go test -tags sockfallback ./sock); untagged Linux builds use
+// the atomic calls.
 func accept(fd int) (int, unix.Sockaddr, error) {
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {

@@ -578,3 +578,38 @@ func TestAddr(t *testing.T) {
 		t.Errorf("Addr(nil) = %v; want nil", a)
 	}
 }
+
+// TestAcceptBlockingListener: a listener that is not non-blocking (one made without
+// this package) still gives non-blocking, close-on-exec connections. A connection is
+// queued first, so the accept does not wait.
+func TestAcceptBlockingListener(t *testing.T) {
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 8); err != nil {
+		t.Fatal(err)
+	}
+	a, err := sock.LocalAddr(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp4", a.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nfd, sa, err := sock.Accept(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(nfd)
+	checkFlags(t, "connection accepted on a blocking listener", nfd)
+	if got, want := sock.Addr(sa).String(), c.LocalAddr().String(); got != want {
+		t.Errorf("Accept's peer address %s; want %s", got, want)
+	}
+}

@@ -1,4 +1,4 @@
-//go:build dragonfly || freebsd || illumos || linux || netbsd || openbsd
+//go:build dragonfly || freebsd || illumos || (linux && !sockfallback) || netbsd || openbsd
 
 package sock
 

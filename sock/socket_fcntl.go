@@ -1,4 +1,4 @@
-//go:build aix || darwin || (solaris && !illumos)
+//go:build aix || darwin || (solaris && !illumos) || (linux && sockfallback)
 
 package sock
 
@@ -13,6 +13,10 @@ import (
 // SOCK_CLOEXEC in x/sys (Solaris before 11.4 none in the kernel either), so the flag is
 // set by fcntl while syscall.ForkLock is held for reading: os/exec forks with it held
 // for writing, and a child forked between socket and fcntl would inherit the fd.
+//
+// The sockfallback build tag selects this file on Linux too, so that the tests run it
+// where they can run (go test -tags sockfallback ./sock); untagged Linux builds use
+// the atomic calls.
 func socket(family, typ int) (int, error) {
 	syscall.ForkLock.RLock()
 	fd, err := unix.Socket(family, typ, 0)
