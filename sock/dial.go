@@ -13,7 +13,8 @@ import (
 // and close-on-exec, usually while the connection is still in progress. The caller
 // owns the fd. network and address are as for Listen, except that an empty or
 // unspecified host means this machine (127.0.0.1, or ::1 for "tcp6"), as net.Dial
-// has it.
+// has it. A host name is looked up before Dial returns, and a lookup can wait for DNS:
+// a loop that must never block dials IP addresses, and resolves names elsewhere.
 //
 // To learn how the connection ended, register the fd Writable with a poller: a
 // connect that finishes, well or badly, makes the socket writable. Then call Error:
