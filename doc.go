@@ -4,6 +4,10 @@
 // no callbacks, no goroutines of its own, no net.Conn, and no dependency but
 // golang.org/x/sys. It builds with CGO_ENABLED=0.
 //
+// This guide teaches the rules by example. The rules themselves, every promise the
+// package makes on every backend, are listed in [CONTRACT.md] at the root of the module;
+// the tests check each one.
+//
 // # The loop
 //
 // Make sockets non-blocking, register them, wait, and handle what is ready. Package
@@ -181,4 +185,6 @@
 // kernel refuses for lack of resources (ENOMEM; epoll's ENOSPC past
 // fs.epoll.max_user_watches) returns the wrapped errno and leaves the fd unregistered
 // and the poller working; a kqueue Modify it refuses leaves the registration as it was.
+//
+// [CONTRACT.md]: https://github.com/rawpoll/poller/blob/main/CONTRACT.md
 package poller

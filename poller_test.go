@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// behaviours is the contract of DESIGN.md, one entry (at least) per bullet, run against
+// behaviours is the contract (CONTRACT.md), one entry (at least) per bullet, run against
 // every backend this OS has.
 var behaviours = []struct {
 	name string
@@ -111,7 +111,7 @@ func TestBackends(t *testing.T) {
 }
 
 func TestStrings(t *testing.T) {
-	// The values are API: DESIGN.md fixes Priority as the bit after Errored.
+	// The values are API: CONTRACT.md fixes Priority as the bit after Errored.
 	if poller.Errored != 1<<5 || poller.Priority != 1<<6 {
 		t.Errorf("Errored = %#x, Priority = %#x; want 1<<5, 1<<6", uint32(poller.Errored), uint32(poller.Priority))
 	}
@@ -526,7 +526,7 @@ func testEdgeTriggered(t *testing.T, b testBackend) {
 	sp := socketPair(t)
 	if err := p.Add(sp[0], poller.Readable|poller.EdgeTriggered); err != nil {
 		if errors.Is(err, poller.ErrUnsupported) {
-			t.Skipf("%v has no edge-triggered mode (DESIGN.md); ErrUnsupported is checked by UnsupportedMode", b)
+			t.Skipf("%v has no edge-triggered mode (CONTRACT.md); ErrUnsupported is checked by UnsupportedMode", b)
 		}
 		t.Fatal(err)
 	}
@@ -800,12 +800,12 @@ func testConnectRefused(t *testing.T, b testBackend) {
 // urgent byte is not readable data (net/ipv4/tcp.c: tcp_poll).
 
 // addPriority registers fd with flags, which include Priority, or skips the test with
-// the reason when b refuses Priority with ErrUnsupported (DESIGN.md); any other error fails.
+// the reason when b refuses Priority with ErrUnsupported (CONTRACT.md); any other error fails.
 func addPriority(t *testing.T, b testBackend, p *poller.Poller, fd int, flags poller.Flags) {
 	t.Helper()
 	err := p.Add(fd, flags)
 	if errors.Is(err, poller.ErrUnsupported) {
-		t.Skipf("%v gives ErrUnsupported for Add(%v): it cannot wait for Priority (DESIGN.md)", b, flags)
+		t.Skipf("%v gives ErrUnsupported for Add(%v): it cannot wait for Priority (CONTRACT.md)", b, flags)
 	}
 	if err != nil {
 		t.Fatalf("Add(%d, %v): %v", fd, flags, err)
@@ -923,7 +923,7 @@ func testPriorityEdgeTriggered(t *testing.T, b testBackend) {
 	tp := tcpPair(t)
 	err := p.Add(tp[0], poller.Priority|poller.EdgeTriggered)
 	if errors.Is(err, poller.ErrUnsupported) {
-		t.Skipf("%v gives ErrUnsupported for Priority|EdgeTriggered: no edge-triggered mode or no Priority (DESIGN.md)", b)
+		t.Skipf("%v gives ErrUnsupported for Priority|EdgeTriggered: no edge-triggered mode or no Priority (CONTRACT.md)", b)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,9 @@
 package fuzz_test
 
 // The reference models. They know nothing of the implementation: fdSetModel is the
-// FdSet contract over a map; model is DESIGN.md for a Poller, on top of what Linux does
-// for AF_UNIX stream sockets (net/unix/af_unix.c: unix_poll, unix_shutdown,
-// unix_release_sock, unix_stream_read_generic) and of when epoll queues an item
+// FdSet contract over a map; model is the contract (CONTRACT.md) for a Poller, on top
+// of what Linux does for AF_UNIX stream sockets (net/unix/af_unix.c: unix_poll,
+// unix_shutdown, unix_release_sock, unix_stream_read_generic) and of when epoll queues an item
 // (ep_poll_callback, ep_send_events). The fuzz targets apply every step to a model and
 // to the real thing, and compare.
 

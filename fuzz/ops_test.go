@@ -231,7 +231,7 @@ const (
 	pri  = poller.Priority
 )
 
-// opsSeeds are the f.Add seeds of FuzzOps: one behaviour of DESIGN.md each. The
+// opsSeeds are the f.Add seeds of FuzzOps: one behaviour of the contract (CONTRACT.md) each. The
 // corpus in testdata/fuzz/FuzzOps holds longer mixes.
 var opsSeeds = []struct {
 	name string
