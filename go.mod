@@ -2,4 +2,4 @@ module github.com/rawpoll/poller
 
 go 1.21
 
-require golang.org/x/sys v0.20.0
+require golang.org/x/sys v0.4.0

@@ -1,8 +1,8 @@
 // Package fuzz holds the fuzz tests of poller; it has no code of its own.
 //
 // Each target decodes its input into calls on the public API, makes the same calls on a
-// reference model (model_test.go) that encodes the contract of DESIGN.md, and fails at
-// the first step where the two disagree:
+// reference model (model_test.go) that encodes the contract (CONTRACT.md at the module
+// root), and fails at the first step where the two disagree:
 //
 //   - FuzzFdSet: Set, Clear, IsSet, Zero, Count and Select on an FdSet with any int,
 //     against a map: Set gives ErrFdTooLarge at FdSetSize and above and an error
@@ -23,11 +23,11 @@
 //     filters). With a short events slice,
 //     successive Waits must reach every ready fd. Fds closed while registered, also with a
 //     duplicate keeping the file open and the number then reused (golang/go#59545),
-//     must be handled as DESIGN.md says. Every input must leave the process with the
+//     must be handled as the contract says. Every input must leave the process with the
 //     descriptors it started with.
 //
 // The model is Linux's (af_unix and epoll wakeup rules), so the tests build on Linux
-// only. It states DESIGN.md exactly, with no allowance for known bugs: a closed Poller
+// only. It states the contract exactly, with no allowance for known bugs: a closed Poller
 // gives ErrClosed before it looks at any argument, and a Wait reports every ready fd, or
 // as many as its events slice holds; only the Wait right after a Wake may return fewer.
 //
@@ -45,10 +45,17 @@
 //
 //	go test -race ./fuzz/
 //
-// To fuzz one target (one at a time: -fuzz takes one target and every core), from the
-// module root:
+// To fuzz, name one target (-fuzz takes a single target and every core, so -fuzz=.
+// fails with "matches more than one fuzz test"); from the module root:
 //
-//	go test ./fuzz/ -run '^$' -fuzz '^FuzzOps$' -fuzztime 30s
+//	go test ./fuzz/ -run '^$' -fuzz '^FuzzOps$' -fuzztime 60s
+//	go test ./fuzz/ -run '^$' -fuzz '^FuzzFlags$' -fuzztime 60s
+//	go test ./fuzz/ -run '^$' -fuzz '^FuzzFdSet$' -fuzztime 60s
+//
+// On Go 1.26 a duration -fuzztime can end in "context deadline exceeded" with no input
+// written: Go's fuzz coordinator racing its own deadline (golang/go#75804, fixed in Go
+// 1.27), not a finding. A count of executions (-fuzztime 50000x) has no deadline; CI
+// (.ci/run) gives each target a count.
 //
 // A failing input is written to testdata/fuzz/FuzzXxx/ and from then on runs as a plain
 // test; once the implementation is fixed, keep it there, under a name that says what it
