@@ -49,6 +49,13 @@
 //     whatever happens, but still held (Add gives ErrExists), until Modify re-arms it. It
 //     suits handing an fd to one worker at a time.
 //
+// In every mode, Add and Modify count as a change of state: readiness that already holds
+// when they return is reported by the next Wait. So Modify(fd, Readable|Writable|
+// EdgeTriggered) on a socket with room to write reports Writable at once, which is what
+// a write backlog needs. Modify replaces the interest and the mode: pass EdgeTriggered
+// (or OneShot) again on every Modify that should keep it, or the fd becomes
+// level-triggered. A Modify that fails changes nothing.
+//
 // # Priority
 //
 // Priority waits for what the kernel calls an exceptional condition (POLLPRI), which Go's
@@ -110,6 +117,25 @@
 //
 // With at most one event per fd per Wait (the poller guarantees it), this matters only
 // when handling one fd closes another.
+//
+// Closing a Poller that still holds fds is fine: Close releases the poller's own
+// descriptors only, and the watched fds stay open and usable, for another Poller too.
+//
+// Regular files differ by kernel: epoll refuses them (an error wrapping EPERM), kqueue
+// reports one Readable while its offset is before end-of-file and Writable always, and
+// poll and select report it Readable and Writable on every Wait.
+//
+// # Running out of resources
+//
+// Open makes one to three descriptors (epoll: the epoll fd and an eventfd; poll and
+// select: a pipe; kqueue: the kqueue fd, and a pipe where EVFILT_USER is missing). If the
+// process runs out at any step, Open returns the kernel's error (errors.Is(err,
+// unix.EMFILE)) and closes what it had made. An Add the kernel refuses for lack of
+// resources (epoll: ENOSPC past fs.epoll.max_user_watches, or ENOMEM; kqueue: ENOMEM)
+// returns that error and leaves the fd unregistered and every other registration
+// working: the poller records a registration only once the kernel has accepted it. poll
+// and select ask the kernel for nothing at Add; their limits show at Wait, which returns
+// the error and keeps every registration.
 //
 // # Concurrency
 //

@@ -4,8 +4,10 @@ package poller_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -30,6 +32,13 @@ var behaviours = []struct {
 	{"NeverClosesWatchedFds", testNeverClosesWatchedFds},
 	{"CloseBeforeDelete", testCloseBeforeDelete},
 	{"ClosedFdDoesNotWedge", testClosedFdDoesNotWedge},
+	{"ReadyAtAdd", testReadyAtAdd},
+	{"ReadyAtModify", testReadyAtModify},
+	{"ModifyReplaces", testModifyReplaces},
+	{"FailedModify", testFailedModify},
+	{"RegularFile", testRegularFile},
+	{"ClosePollerHoldingFds", testClosePollerHoldingFds},
+	{"OpenOutOfFds", testOpenOutOfFds},
 	// Waiting
 	{"EmptyEvents", testEmptyEvents},
 	{"TimeoutZero", testTimeoutZero},
@@ -1609,5 +1618,408 @@ func testSignalStorm(t *testing.T, b testBackend) {
 		}
 		sent++
 		time.Sleep(100 * time.Microsecond) // pacing the storm, not synchronising
+	}
+}
+
+// Readiness at registration, Modify's replacement rule, failed Modify, regular files,
+// Close with fds held, and Open out of descriptors (CONTRACT.md, "Registering",
+// "Regular files", "Who owns the descriptors", "Running out of resources").
+
+// edgeOK reports whether b offers EdgeTriggered (poll and select give ErrUnsupported).
+func edgeOK(t *testing.T, b testBackend) bool {
+	t.Helper()
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	err := p.Add(sp[0], poller.Readable|poller.EdgeTriggered)
+	if err != nil && !errors.Is(err, poller.ErrUnsupported) {
+		t.Fatalf("Add(Readable|EdgeTriggered) on %v: %v", b, err)
+	}
+	return err == nil
+}
+
+// modesOf lists the modes b offers: level-triggered (0), OneShot, and EdgeTriggered where
+// the backend has it.
+func modesOf(t *testing.T, b testBackend) []poller.Flags {
+	t.Helper()
+	ms := []poller.Flags{0, poller.OneShot}
+	if edgeOK(t, b) {
+		ms = append(ms, poller.EdgeTriggered)
+	}
+	return ms
+}
+
+func modeName(mode poller.Flags) string {
+	if mode == 0 {
+		return "level-triggered"
+	}
+	return mode.String()
+}
+
+// testReadyAtAdd: readiness that already holds when Add returns is reported by the very
+// next Wait, even Wait(0), in every mode: registering counts as an edge.
+func testReadyAtAdd(t *testing.T, b testBackend) {
+	for _, mode := range modesOf(t, b) {
+		p := openPoller(t, b)
+		sp := socketPair(t)
+		write(t, sp[1], "waiting before Add")
+		mustAdd(t, p, sp[0], poller.Readable|mode) // unread data
+		mustAdd(t, p, sp[1], poller.Writable|mode) // room in the send buffer
+		got := waitMap(t, p, 16, 0)
+		if got[sp[0]] != poller.Readable || got[sp[1]] != poller.Writable {
+			t.Errorf("%s: first Wait(0) after Add reported %v; want fd %d Readable (data waited) and fd %d Writable (room)",
+				modeName(mode), got, sp[0], sp[1])
+		}
+	}
+}
+
+// testReadyAtModify: Modify counts as an edge too. A socket registered for Readable, with
+// room to write all along, is reported Writable by the next Wait after
+// Modify(Readable|Writable|mode), in every mode (the README's write backlog relies on
+// it); and once that report is consumed (edge-triggered, one-shot), a Modify with the
+// same flags reports it again while the room is still there.
+func testReadyAtModify(t *testing.T, b testBackend) {
+	for _, mode := range modesOf(t, b) {
+		p := openPoller(t, b)
+		sp := socketPair(t)
+		mustAdd(t, p, sp[0], poller.Readable|mode)
+		expectSilent(t, p, sp[0], 0)
+		for round := 0; round < 2; round++ {
+			if err := p.Modify(sp[0], poller.Readable|poller.Writable|mode); err != nil {
+				t.Fatalf("%s: Modify: %v", modeName(mode), err)
+			}
+			if got := waitMap(t, p, 16, 0); got[sp[0]] != poller.Writable {
+				t.Fatalf("%s, Modify %d: first Wait(0) after Modify(Readable|Writable|%s) reported %v, want fd %d Writable",
+					modeName(mode), round, modeName(mode), got, sp[0])
+			}
+			if mode == 0 {
+				break
+			}
+			expectSilent(t, p, sp[0], 0) // consumed: no new edge, or disarmed
+		}
+	}
+}
+
+// testModifyReplaces: Modify sets interest and mode to exactly what it passes. An
+// edge-triggered or one-shot fd modified without its mode bit becomes level-triggered,
+// reported on every Wait; interest not passed again is dropped.
+func testModifyReplaces(t *testing.T, b testBackend) {
+	for _, mode := range modesOf(t, b) {
+		if mode == 0 {
+			continue
+		}
+		p := openPoller(t, b)
+		sp := socketPair(t)
+		write(t, sp[1], "x")
+		mustAdd(t, p, sp[0], poller.Readable|mode)
+		if got := waitMap(t, p, 16, 0)[sp[0]]; got != poller.Readable {
+			t.Fatalf("%s: reported %v, want Readable", modeName(mode), got)
+		}
+		expectSilent(t, p, sp[0], 0)
+		if err := p.Modify(sp[0], poller.Readable); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			if got := waitMap(t, p, 16, 0)[sp[0]]; got != poller.Readable {
+				t.Fatalf("%s, then Modify(Readable): Wait %d reported %v; want Readable on every Wait (level-triggered: the mode is not kept)",
+					modeName(mode), i, got)
+			}
+		}
+	}
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	write(t, sp[1], "x")
+	mustAdd(t, p, sp[0], poller.Readable|poller.Writable)
+	if got := waitMap(t, p, 16, 0)[sp[0]]; got != poller.Readable|poller.Writable {
+		t.Fatalf("reported %v, want Readable|Writable", got)
+	}
+	if err := p.Modify(sp[0], poller.Writable); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if got := waitMap(t, p, 16, 0)[sp[0]]; got != poller.Writable {
+			t.Fatalf("after Modify(Writable), Wait %d reported %v; want Writable only (data waits, but Readable was not passed again)", i, got)
+		}
+	}
+}
+
+// testFailedModify: a Modify that fails leaves the registration as it was. Every backend
+// refuses bad flags before it changes anything, and refuses a number that was closed
+// (EBADF: epoll_ctl and kevent say so; poll and select, which hand nothing to the kernel
+// until Wait, check with fcntl). epoll also refuses a number that now names a regular
+// file (EPERM, epoll_ctl(2)). After each refusal the fd is still held, and once the
+// number names the socket again it is reported with its old interest and mode:
+// level-triggered Readable, not Writable. kqueue drops an fd's notes when the number is
+// closed (kqueue(2)), so there the registration survives as held only.
+func testFailedModify(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	sp := socketPair(t)
+	write(t, sp[1], "x")
+	num := sp[0]
+	mustAdd(t, p, num, poller.Readable)
+	asBefore := func(after string) {
+		t.Helper()
+		for i := 0; i < 2; i++ {
+			if got := waitMap(t, p, 16, 0)[num]; got != poller.Readable {
+				t.Fatalf("after %s, Wait %d reported %v; want Readable, as registered (level-triggered, Readable only)", after, i, got)
+			}
+		}
+	}
+	for _, f := range []poller.Flags{0, poller.Writable | poller.Hangup, poller.Writable | 1<<10} {
+		if err := p.Modify(num, f); !errors.Is(err, poller.ErrInvalidFlags) {
+			t.Fatalf("Modify(%v): %v, want ErrInvalidFlags", f, err)
+		}
+	}
+	if !edgeOK(t, b) {
+		if err := p.Modify(num, poller.Writable|poller.EdgeTriggered); !errors.Is(err, poller.ErrUnsupported) {
+			t.Fatalf("Modify(Writable|EdgeTriggered) on %v: %v, want ErrUnsupported", b, err)
+		}
+	}
+	asBefore("Modifys refused for their flags")
+
+	keep, err := unix.FcntlInt(uintptr(num), unix.F_DUPFD_CLOEXEC, 0) // keeps the socket open
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeOnce(t, &keep)
+	// onNum puts a duplicate of fd on the number num, which is free.
+	onNum := func(fd int) {
+		t.Helper()
+		if got, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, num); err != nil || got != num {
+			t.Fatalf("duplicating fd %d onto %d: got %d, %v", fd, num, got, err)
+		}
+	}
+	file := regularFile(t, "not pollable") // opened now, so that it does not take num
+	unix.Close(num)
+	err = p.Modify(num, poller.Writable)
+	var se *os.SyscallError
+	if !errors.Is(err, unix.EBADF) || !errors.As(err, &se) {
+		t.Fatalf("Modify of a closed number: %v (%T), want an *os.SyscallError wrapping EBADF", err, err)
+	}
+	if b.kind == poller.BackendEpoll {
+		onNum(file)
+		if err := p.Modify(num, poller.Writable); !errors.Is(err, unix.EPERM) {
+			t.Fatalf("Modify of a number now naming a regular file: %v, want EPERM", err)
+		}
+		unix.Close(num)
+	}
+	onNum(keep) // the socket is back on its number
+	if err := p.Add(num, poller.Readable); !errors.Is(err, poller.ErrExists) {
+		t.Fatalf("Add after the refused Modifys: %v, want ErrExists (still held)", err)
+	}
+	if b.kind == poller.BackendKqueue {
+		if err := p.Delete(num); err != nil {
+			t.Fatalf("Delete after the refused Modifys: %v", err)
+		}
+		return
+	}
+	asBefore("Modifys refused by the kernel")
+}
+
+// regularFile returns a read-write descriptor of a new regular file holding content,
+// closed at cleanup.
+func regularFile(t *testing.T, content string) int {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "regular")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	closeOnce(t, &fd)
+	return fd
+}
+
+// testRegularFile: what each kernel does with a regular file (CONTRACT.md, "Regular
+// files"). epoll refuses it with EPERM (epoll_ctl(2)) and holds nothing; poll and select
+// report it Readable and Writable on every Wait, at end-of-file too (POSIX: regular files
+// always poll ready); kqueue reports it Readable while the offset is before end-of-file
+// and Writable always (the vnode filters, kqueue(2)).
+func testRegularFile(t *testing.T, b testBackend) {
+	p := openPoller(t, b)
+	fd := regularFile(t, "some bytes")
+	err := p.Add(fd, poller.Readable|poller.Writable)
+	if b.kind == poller.BackendEpoll {
+		var se *os.SyscallError
+		if !errors.Is(err, unix.EPERM) || !errors.As(err, &se) {
+			t.Fatalf("Add of a regular file on epoll: %v (%T), want an *os.SyscallError wrapping EPERM", err, err)
+		}
+		if err := p.Modify(fd, poller.Readable); !errors.Is(err, poller.ErrNotRegistered) {
+			t.Fatalf("Modify of the refused file: %v, want ErrNotRegistered", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("Add of a regular file on %v: %v", b, err)
+	}
+	atEOF := poller.Readable | poller.Writable
+	if b.kind == poller.BackendKqueue {
+		atEOF = poller.Writable
+	}
+	for _, c := range []struct {
+		where string
+		want  poller.Flags
+	}{{"at offset 0", poller.Readable | poller.Writable}, {"at end-of-file", atEOF}} {
+		for i := 0; i < 2; i++ {
+			if got := waitMap(t, p, 16, 0)[fd]; got != c.want {
+				t.Fatalf("regular file %s, Wait %d: reported %v, want %v", c.where, i, got, c.want)
+			}
+		}
+		if _, err := unix.Seek(fd, 0, 2 /* SEEK_END */); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Delete(fd); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testClosePollerHoldingFds: closing a Poller that still holds fds, in every mode, armed
+// or disarmed, ready or not, releases its own descriptors only: the watched fds stay
+// open and usable, and another Poller can take them over.
+func testClosePollerHoldingFds(t *testing.T, b testBackend) {
+	ms := modesOf(t, b)
+	pairs := make([]*[2]int, len(ms))
+	for i := range pairs {
+		pairs[i] = socketPair(t)
+	}
+	withoutPoller := openFds(t)
+	p, err := b.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, mode := range ms {
+		mustAdd(t, p, pairs[i][0], poller.Readable|mode)
+		write(t, pairs[i][1], "a")
+	}
+	waitMap(t, p, 16, 0) // the one-shot fd is now disarmed, the edge consumed
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close of a Poller holding %d fds: %v", len(ms), err)
+	}
+	if n := openFds(t); n != withoutPoller {
+		t.Fatalf("after Close: %d descriptors open, want %d (every watched fd, none of the Poller's)", n, withoutPoller)
+	}
+	q := openPoller(t, b)
+	for i, mode := range ms {
+		pr := pairs[i]
+		write(t, pr[1], "b")
+		if got := drain(t, pr[0]); got != "ab" {
+			t.Fatalf("%s fd after Close: read %q, want \"ab\"", modeName(mode), got)
+		}
+		write(t, pr[0], "c") // and the other way
+		if got := drain(t, pr[1]); got != "c" {
+			t.Fatalf("%s fd after Close: peer read %q, want \"c\"", modeName(mode), got)
+		}
+		write(t, pr[1], "d")
+		mustAdd(t, q, pr[0], poller.Readable|mode)
+		if got := waitMap(t, q, 16, 0)[pr[0]]; got != poller.Readable {
+			t.Fatalf("%s fd on a second Poller: reported %v, want Readable", modeName(mode), got)
+		}
+	}
+}
+
+// testOpenOutOfFds: opening a Poller when the process runs out of descriptors, at each
+// step of Open. The test lowers its own soft RLIMIT_NOFILE (never a machine-wide
+// setting) and fills the table with duplicates so that exactly k numbers are free, for
+// k = 0, 1, ... up to the number of descriptors an open Poller holds (epoll: the epoll
+// fd, then the eventfd; poll and select: the two ends of the wake pipe, which pipe(2)
+// makes at once). Each Open short of that must fail with an *os.SyscallError wrapping
+// EMFILE and leave the k numbers free (it closed what it had made); then Open succeeds,
+// and Close frees them again.
+func testOpenOutOfFds(t *testing.T, b testBackend) {
+	before := openFds(t)
+	p, err := b.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := openFds(t) - before
+	p.Close()
+	if need <= 0 {
+		t.Skipf("%v opens no descriptor of its own: nothing to run out of", b)
+	}
+	t.Logf("an open %v holds %d descriptors", b, need)
+	var src [2]int
+	if err := unix.Pipe(src[:]); err != nil {
+		t.Fatal(err)
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	lowered := lim
+	setRlim(&lowered.Cur, uint64(before+32))
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered); err != nil {
+		t.Fatalf("setrlimit: %v", err)
+	}
+	var fillers []int
+	defer func() {
+		closeFds(fillers...)
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+		closeFds(src[0], src[1])
+		if after := openFds(t); after != before {
+			t.Errorf("open descriptors: %d before, %d after", before, after)
+		}
+	}()
+	dup := func() (int, error) { return unix.FcntlInt(uintptr(src[0]), unix.F_DUPFD_CLOEXEC, 0) }
+	for {
+		fd, err := dup()
+		if err == unix.EMFILE {
+			break
+		}
+		if err != nil || len(fillers) > 64 {
+			t.Fatalf("filling the descriptor table under a limit of %d: %v after %d", before+32, err, len(fillers))
+		}
+		fillers = append(fillers, fd)
+	}
+	// free checks that exactly k numbers are free.
+	free := func(k int, after string) {
+		t.Helper()
+		var got []int
+		defer func() { closeFds(got...) }()
+		for i := 0; i <= k; i++ {
+			fd, err := dup()
+			if i < k && err != nil {
+				t.Fatalf("after %s: only %d descriptors free, want %d (leaked %d)", after, i, k, k-i)
+			}
+			if i == k && err != unix.EMFILE {
+				t.Fatalf("after %s: more than %d descriptors free (%v)", after, k, err)
+			}
+			if err == nil {
+				got = append(got, fd)
+			}
+		}
+	}
+	for k := 0; k <= need; k++ {
+		if k > 0 {
+			unix.Close(fillers[len(fillers)-1])
+			fillers = fillers[:len(fillers)-1]
+		}
+		p, err := b.open()
+		if k < need {
+			var se *os.SyscallError
+			if !errors.Is(err, unix.EMFILE) || !errors.As(err, &se) {
+				if p != nil {
+					p.Close()
+				}
+				t.Fatalf("Open with %d of its %d descriptors free: %v, want an *os.SyscallError wrapping EMFILE", k, need, err)
+			}
+			free(k, fmt.Sprintf("the Open that failed with %d free", k))
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Open with its %d descriptors free: %v", need, err)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		free(k, "Open and Close")
+	}
+}
+
+// closeFds closes every fd in fds.
+func closeFds(fds ...int) {
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 }
