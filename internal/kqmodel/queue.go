@@ -104,8 +104,10 @@ type queue struct {
 	waiters int // callers sleeping in epoll_wait(ep): ep and evfd are closed when the last leaves
 }
 
-func newQueue() (q *queue, err error) {
-	q = &queue{ep: -1, rdEp: -1, wrEp: -1, evfd: -1, userFd: -1,
+func newQueue() (_ *queue, err error) {
+	// q is not the named result: the returns below set that to nil before the deferred
+	// cleanup runs, which still needs q.
+	q := &queue{ep: -1, rdEp: -1, wrEp: -1, evfd: -1, userFd: -1,
 		knotes: make(map[key]*knote), watches: make(map[int]*watch)}
 	defer func() {
 		if err != nil {
