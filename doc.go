@@ -121,20 +121,14 @@
 // Closing a Poller that still holds fds is fine: Close releases the poller's own
 // descriptors only, and the watched fds stay open and usable, for another Poller too.
 //
-// Regular files differ by kernel: epoll refuses them (an error wrapping EPERM), kqueue
-// reports one Readable while its offset is before end-of-file and Writable always, and
-// poll and select report it Readable and Writable on every Wait.
+// # Running out of descriptors
 //
-// # Running out of resources
-//
-// Open makes one to three descriptors (epoll: the epoll fd and an eventfd; poll and
-// select: a pipe; kqueue: the kqueue fd, and a pipe where EVFILT_USER is missing). If the
-// process runs out at any step, Open returns the kernel's error (errors.Is(err,
-// unix.EMFILE)) and closes what it had made. An Add the kernel refuses for lack of
-// resources (epoll: ENOSPC past fs.epoll.max_user_watches, or ENOMEM; kqueue: ENOMEM)
-// returns that error and leaves the fd unregistered and every other registration
-// working: the poller records a registration only once the kernel has accepted it. poll
-// and select ask the kernel for nothing at Add; their limits show at Wait, which returns
+// Open makes up to three descriptors of its own (epoll: the epoll fd and an eventfd;
+// poll and select: a pipe; kqueue: the kqueue fd, and a pipe where EVFILT_USER is
+// missing), and a parked Poller one more. If the process runs out at any step, Open
+// returns the kernel's error (errors.Is(err, unix.EMFILE)) and closes what it had made.
+// For an Add the kernel refuses for lack of resources, see Backends below; poll and
+// select ask the kernel for nothing at Add, so their limits show at Wait, which returns
 // the error and keeps every registration.
 //
 // # Concurrency
