@@ -1776,7 +1776,7 @@ func testFailedModify(t *testing.T, b testBackend) {
 	}
 	asBefore("Modifys refused for their flags")
 
-	keep, err := unix.FcntlInt(uintptr(num), unix.F_DUPFD_CLOEXEC, 0) // keeps the socket open
+	keep, err := dupFrom(num, 0) // keeps the socket open
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1784,7 +1784,7 @@ func testFailedModify(t *testing.T, b testBackend) {
 	// onNum puts a duplicate of fd on the number num, which is free.
 	onNum := func(fd int) {
 		t.Helper()
-		if got, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, num); err != nil || got != num {
+		if got, err := dupFrom(fd, num); err != nil || got != num {
 			t.Fatalf("duplicating fd %d onto %d: got %d, %v", fd, num, got, err)
 		}
 	}
@@ -1961,7 +1961,7 @@ func testOpenOutOfFds(t *testing.T, b testBackend) {
 			t.Errorf("open descriptors: %d before, %d after", before, after)
 		}
 	}()
-	dup := func() (int, error) { return unix.FcntlInt(uintptr(src[0]), unix.F_DUPFD_CLOEXEC, 0) }
+	dup := func() (int, error) { return dupFrom(src[0], 0) }
 	for {
 		fd, err := dup()
 		if err == unix.EMFILE {
