@@ -74,7 +74,8 @@ func kqBufLen(room int) int { return 3*room + 1 }
 
 // kqReg is one registration; gen 0 marks a free slot.
 type kqReg struct {
-	gen   uint32 // renewed by each Add and Modify: queued results of older ones are dropped
+	gen   uint32 // renewed by each Add and Modify: kernel results of older ones are dropped
+	since uint32 // the gen of the Add: queued results of an earlier Add are dropped
 	flags Flags
 	armed bool // false once a one-shot fd was reported, until Modify
 	// dirty marks a free slot whose Delete the kernel refused: knotes may be left.
@@ -95,9 +96,9 @@ type kqReg struct {
 // level-triggered result could starve an fd whose place in the kernel's queue keeps
 // falling past the end of events.
 type kqPending struct {
-	fd    int
-	gen   uint32
-	ready Flags
+	fd         int
+	gen, since uint32 // the registration's, when the result was collected
+	ready      Flags
 }
 
 // kqTable is the kqueue backend's registration table, with the state of the batch that
@@ -133,13 +134,16 @@ func (t *kqTable) newGen() uint32 {
 }
 
 // set registers fd with flags, armed, under generation gen, with stuck write interest
-// or not. Call it only after the kernel accepted fd, so that a bogus huge fd never grows
-// the table.
-func (t *kqTable) set(fd int, flags Flags, gen uint32, stuck bool) {
+// or not; fresh says it is an Add, not a Modify. Call it only after the kernel accepted
+// fd, so that a bogus huge fd never grows the table.
+func (t *kqTable) set(fd int, flags Flags, gen uint32, stuck, fresh bool) {
 	if fd >= len(t.regs) {
 		t.regs = append(t.regs, make([]kqReg, fd+1-len(t.regs)+len(t.regs)/2)...)
 	}
 	reg := &t.regs[fd]
+	if fresh {
+		reg.since = gen
+	}
 	if stuck && !reg.stuck {
 		t.stuck = append(t.stuck, fd)
 	}
@@ -192,20 +196,33 @@ func (t *kqTable) begin() { t.batch++ }
 // queued reports whether results wait in the pending queue.
 func (t *kqTable) queued() bool { return t.head < len(t.pending) }
 
-// serve moves queued results into events, oldest first, dropping those whose registration
-// was deleted or modified since (Modify makes the kernel evaluate the fd afresh), and
-// returns how many it placed.
-func (t *kqTable) serve(events []Event) int {
+// serve moves queued results into events, oldest first, and returns how many it placed.
+// It drops those whose registration was deleted since, or whose fd is no longer open
+// (open says; close(2) removed the fd's knotes, and the kernel reports a closed fd no
+// more). A result survives a Modify, masked by the new interest: the kernel does not
+// move a knote that is already active, so a fd modified before every Wait would
+// otherwise never be reached. A one-shot fd that Modify re-armed spends the arming.
+func (t *kqTable) serve(events []Event, open func(fd int) bool) int {
 	n := 0
 	for t.head < len(t.pending) && n < len(events) {
 		p := t.pending[t.head]
 		t.head++
 		reg := t.lookup(p.fd)
-		if reg == nil || reg.gen != p.gen {
+		if reg == nil || reg.since != p.since || !open(p.fd) {
 			continue
 		}
+		ready := p.ready & (reg.flags&interestMask | Hangup | Errored)
+		if ready == 0 {
+			continue
+		}
+		if reg.gen != p.gen && reg.flags&OneShot != 0 {
+			if !reg.armed {
+				continue
+			}
+			reg.armed = false
+		}
 		reg.batch, reg.slot = t.batch, int32(n)
-		events[n] = Event{Fd: p.fd, Flags: readiness(p.ready, reg.flags)}
+		events[n] = Event{Fd: p.fd, Flags: readiness(ready, reg.flags)}
 		n++
 	}
 	if t.head == len(t.pending) {
@@ -252,6 +269,6 @@ func (t *kqTable) collect(events []Event, n int, ev kqKevent) int {
 		return n + 1
 	}
 	reg.slot = int32(-1 - len(t.pending))
-	t.pending = append(t.pending, kqPending{fd: ev.fd, gen: reg.gen, ready: ready})
+	t.pending = append(t.pending, kqPending{fd: ev.fd, gen: reg.gen, since: reg.since, ready: ready})
 	return n
 }

@@ -47,6 +47,8 @@ func TestKqKeventReadiness(t *testing.T) {
 	}
 }
 
+func kqAllOpen(int) bool { return true }
+
 func kqRd(fd int) kqKevent { return kqKevent{fd: fd, filter: kqRead} }
 func kqWr(fd int) kqKevent { return kqKevent{fd: fd, filter: kqWrite} }
 
@@ -56,7 +58,7 @@ func kqBatch(tab *kqTable, events []Event, kernel func(max int) []kqKevent) []Ev
 	tab.begin()
 	n := 0
 	if tab.queued() {
-		n = tab.serve(events)
+		n = tab.serve(events, kqAllOpen)
 		if n == len(events) {
 			return events[:n]
 		}
@@ -151,14 +153,33 @@ func TestKqMergeBatches(t *testing.T) {
 			name: "deleted and re-added fd leaves the queue", regs: map[int]Flags{3: Readable, 4: Readable}, slots: 1,
 			steps: []step{
 				{kernel: []kqKevent{kqRd(3), kqRd(4)}, want: []Event{{3, Readable}}},
-				{change: func(tab *kqTable) { tab.remove(4); tab.set(4, Writable, tab.newGen(), false) }, want: nil},
+				{change: func(tab *kqTable) { tab.remove(4); tab.set(4, Writable, tab.newGen(), false, true) }, want: nil},
 			},
 		},
 		{
-			name: "modified fd leaves the queue", regs: map[int]Flags{3: Readable, 4: Readable}, slots: 1,
+			// The kernel leaves an active knote where it is in its queue: a fd modified
+			// before every Wait would never be reached if Modify dropped its place.
+			name: "modified fd keeps its place in the queue", regs: map[int]Flags{3: Readable, 4: rw}, slots: 1,
+			steps: []step{
+				{kernel: []kqKevent{kqRd(3), kqRd(4), kqWr(4)}, want: []Event{{3, Readable}}},
+				{change: func(tab *kqTable) { tab.set(4, Readable, tab.newGen(), false, false) },
+					want: []Event{{4, Readable}}},
+			},
+		},
+		{
+			name: "modified fd's queued result takes the new interest", regs: map[int]Flags{3: Readable, 4: Writable}, slots: 1,
+			steps: []step{
+				{kernel: []kqKevent{kqRd(3), kqWr(4)}, want: []Event{{3, Readable}}},
+				{change: func(tab *kqTable) { tab.set(4, Readable, tab.newGen(), false, false) }, want: nil},
+			},
+		},
+		{
+			name: "re-armed one-shot fd spends its arming on a queued result", regs: map[int]Flags{3: Readable, 4: Readable | OneShot}, slots: 1,
 			steps: []step{
 				{kernel: []kqKevent{kqRd(3), kqRd(4)}, want: []Event{{3, Readable}}},
-				{change: func(tab *kqTable) { tab.set(4, Readable, tab.newGen(), false) }, want: nil},
+				{change: func(tab *kqTable) { tab.set(4, Readable|OneShot, tab.newGen(), false, false) },
+					want: []Event{{4, Readable}}},
+				{kernel: []kqKevent{kqRd(4)}, want: nil},
 			},
 		},
 		{
@@ -196,7 +217,7 @@ func TestKqMergeBatches(t *testing.T) {
 			steps: []step{
 				{kernel: []kqKevent{kqRd(3)}, want: []Event{{3, Readable}}},
 				{kernel: []kqKevent{kqRd(3)}, want: nil},
-				{change: func(tab *kqTable) { tab.set(3, Readable|OneShot, tab.newGen(), false) }, kernel: []kqKevent{kqRd(3)},
+				{change: func(tab *kqTable) { tab.set(3, Readable|OneShot, tab.newGen(), false, true) }, kernel: []kqKevent{kqRd(3)},
 					want: []Event{{3, Readable}}},
 				{kernel: []kqKevent{kqRd(3)}, want: nil},
 			},
@@ -221,7 +242,7 @@ func TestKqMergeBatches(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var tab kqTable
 			for fd, f := range tt.regs {
-				tab.set(fd, f, tab.newGen(), false)
+				tab.set(fd, f, tab.newGen(), false, true)
 			}
 			events := make([]Event, tt.slots)
 			for i, s := range tt.steps {
@@ -241,20 +262,20 @@ func TestKqMergeBatches(t *testing.T) {
 // Wait, must not give the fd a second Event.
 func TestKqMergeChangeMidBatch(t *testing.T) {
 	var tab kqTable
-	tab.set(3, Readable, tab.newGen(), false)
-	tab.set(4, Readable|Writable, tab.newGen(), false)
+	tab.set(3, Readable, tab.newGen(), false, true)
+	tab.set(4, Readable|Writable, tab.newGen(), false, true)
 	events := make([]Event, 1)
 	if got := kqBatch(&tab, events, kqOnce(kqRd(3), kqRd(4))); !eventsEqual(got, []Event{{3, Readable}}) {
 		t.Fatalf("first batch: %v", got)
 	}
 	events = make([]Event, 2)
 	tab.begin()
-	n := tab.serve(events)
+	n := tab.serve(events, kqAllOpen)
 	if n != 1 || events[0] != (Event{4, Readable}) {
 		t.Fatalf("serve: %d %v", n, events[:n])
 	}
 	tab.remove(4)
-	tab.set(4, Readable|Writable, tab.newGen(), false)
+	tab.set(4, Readable|Writable, tab.newGen(), false, true)
 	n = tab.collect(events, n, kqWr(4))
 	if n != 1 || events[0] != (Event{4, Readable | Writable}) {
 		t.Fatalf("after re-add mid-batch: %d %v, want one merged event", n, events[:n])
@@ -269,7 +290,7 @@ func TestKqTableGrowsOnlyOnSet(t *testing.T) {
 	if len(tab.regs) != 0 {
 		t.Fatalf("lookup grew the table to %d", len(tab.regs))
 	}
-	tab.set(10, Readable, tab.newGen(), false)
+	tab.set(10, Readable, tab.newGen(), false, true)
 	if len(tab.regs) <= 10 || tab.lookup(10) == nil || tab.lookup(9) != nil || tab.lookup(11) != nil {
 		t.Fatalf("after set(10): len %d", len(tab.regs))
 	}
@@ -315,7 +336,7 @@ func TestKqMergeLevelFairness(t *testing.T) {
 						interest |= Writable
 					}
 					for fd := 0; fd < nfds; fd++ {
-						tab.set(fd, interest, tab.newGen(), false)
+						tab.set(fd, interest, tab.newGen(), false, true)
 						k.queue = append(k.queue, kqRd(fd))
 					}
 					if both {
@@ -358,7 +379,7 @@ func TestKqMergeEdgeNoLoss(t *testing.T) {
 			var tab kqTable
 			k := &kqFakeKernel{edge: true}
 			for fd := 0; fd < nfds; fd++ {
-				tab.set(fd, Readable|Writable|EdgeTriggered, tab.newGen(), false)
+				tab.set(fd, Readable|Writable|EdgeTriggered, tab.newGen(), false, true)
 				k.queue = append(k.queue, kqRd(fd))
 			}
 			for fd := nfds - 1; fd >= 0; fd-- {
@@ -387,7 +408,7 @@ func TestKqMergeNoAllocs(t *testing.T) {
 	var tab kqTable
 	kernel := make([]kqKevent, 0, 8)
 	for fd := 0; fd < 4; fd++ {
-		tab.set(fd, Readable|Writable, tab.newGen(), false)
+		tab.set(fd, Readable|Writable, tab.newGen(), false, true)
 		kernel = append(kernel, kqRd(fd))
 	}
 	for fd := 0; fd < 4; fd++ {
@@ -398,7 +419,7 @@ func TestKqMergeNoAllocs(t *testing.T) {
 		tab.begin()
 		n := 0
 		if tab.queued() {
-			if n = tab.serve(events); n == len(events) {
+			if n = tab.serve(events, kqAllOpen); n == len(events) {
 				return
 			}
 		}
@@ -422,4 +443,20 @@ func keys(m map[int]bool) []int {
 	}
 	sort.Ints(ks)
 	return ks
+}
+
+// A queued result of a fd the caller closed since is not served: close(2) removed the
+// fd's knotes, and the kernel would report it no more.
+func TestKqServeSkipsClosed(t *testing.T) {
+	var tab kqTable
+	tab.set(3, Readable, tab.newGen(), false, true)
+	tab.set(4, Readable, tab.newGen(), false, true)
+	events := make([]Event, 1)
+	if got := kqBatch(&tab, events, func(int) []kqKevent { return []kqKevent{kqRd(3), kqRd(4)} }); len(got) != 1 || got[0].Fd != 3 {
+		t.Fatalf("first batch: %v", got)
+	}
+	tab.begin()
+	if n := tab.serve(events, func(fd int) bool { return fd != 4 }); n != 0 {
+		t.Fatalf("served %v for a closed fd", events[:n])
+	}
 }

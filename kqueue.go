@@ -186,7 +186,7 @@ func (k *kqueueBackend) add(fd int, flags Flags) error {
 		}
 		return os.NewSyscallError("kevent", first)
 	}
-	k.regs.set(fd, flags, gen, stuck)
+	k.regs.set(fd, flags, gen, stuck, true)
 	return nil
 }
 
@@ -265,7 +265,7 @@ func (k *kqueueBackend) modify(fd int, flags Flags) error {
 		k.restore(fd, &old, ch, errs)
 		return os.NewSyscallError("kevent", first)
 	}
-	k.regs.set(fd, flags, gen, stuck)
+	k.regs.set(fd, flags, gen, stuck, false)
 	return nil
 }
 
@@ -345,7 +345,7 @@ func (k *kqueueBackend) wait(events []Event, timeout time.Duration) (int, error)
 	n := 0
 	if k.regs.queued() {
 		k.mu.Lock()
-		n = k.regs.serve(events)
+		n = k.regs.serve(events, fdOpen)
 		k.mu.Unlock()
 		if n == len(events) {
 			return n, nil

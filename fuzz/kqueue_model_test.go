@@ -141,9 +141,9 @@ type kqItem struct {
 
 // kqPend is a result the backend keeps for the next Wait.
 type kqPend struct {
-	slot  int
-	gen   uint32
-	ready poller.Flags
+	slot       int
+	gen, since uint32
+	ready      poller.Flags
 }
 
 // kqResult is one kevent result.
@@ -565,7 +565,7 @@ func (m *model) kqAdd(slot int, f poller.Flags) {
 		chs = append(chs, kqChange{slot, s, chAdd, f, gen})
 	}
 	m.kqApply(chs)
-	m.regs[slot] = &reg{flags: f, armed: true, gen: gen}
+	m.regs[slot] = &reg{flags: f, armed: true, gen: gen, since: gen}
 }
 
 // kqModify is a successful Modify.
@@ -589,7 +589,7 @@ func (m *model) kqModify(slot int, f poller.Flags) {
 		}
 	}
 	m.kqApply(chs)
-	m.regs[slot] = &reg{flags: f, armed: true, gen: gen}
+	m.regs[slot] = &reg{flags: f, armed: true, gen: gen, since: old.since}
 }
 
 // kqDelete is Delete of a registered slot: it always succeeds (EBADF and ENOENT from the
@@ -719,26 +719,35 @@ func (m *model) kqBackendWait(size int) (events []kqEvent, results int) {
 	batch := make(map[int]int) // slot -> index in events, or -1-index in q.pend
 	// A queued result is reported as the kernel gave it, also when the fd's state has
 	// changed since (drained, say): a spurious readiness the caller's read answers with
-	// EAGAIN, which the contract allows. One of another registration of the fd is
-	// dropped, and the kernel does not queue an already active knote again, so the fd
-	// loses its turn. (Modified before each Wait, it is never reported while enough
-	// others are ready: a backend bug burst cannot see, as nothing changes between its
-	// Waits.)
+	// EAGAIN, which the contract allows. One of an earlier Add of the fd is dropped; one
+	// that a Modify followed keeps its place (the kernel does not queue an already active
+	// knote again, so dropping it would starve a fd modified before each Wait), masked by
+	// the new interest, and spends a re-armed one-shot fd's arming.
 	for len(q.pend) > 0 && len(events) < size {
 		p := q.pend[0]
 		q.pend = q.pend[1:]
 		r := m.regs[p.slot]
-		if r == nil || r.gen != p.gen {
+		if r == nil || r.since != p.since {
 			continue
 		}
 		if !m.socks[p.slot].numOpen() {
 			// The contract: kqueue drops a closed fd (close(2) removed its knotes), so
 			// a result it queued before the close is not reported either, as epoll drops
-			// a closed file's item from its ready list. (The backend reports it today.)
+			// a closed file's item from its ready list.
 			continue
 		}
+		ready := p.ready & (r.flags&interest | poller.Hangup | poller.Errored)
+		if ready == 0 {
+			continue
+		}
+		if r.gen != p.gen && r.flags&poller.OneShot != 0 {
+			if !r.armed {
+				continue
+			}
+			r.armed = false
+		}
 		batch[p.slot] = len(events)
-		events = append(events, kqEvent{p.slot, kqReadiness(p.ready, r.flags)})
+		events = append(events, kqEvent{p.slot, kqReadiness(ready, r.flags)})
 	}
 	if len(events) == size {
 		return events, -1
@@ -777,7 +786,7 @@ func (m *model) kqBackendWait(size int) (events []kqEvent, results int) {
 			events = append(events, kqEvent{slot, kqReadiness(ready, r.flags)})
 		} else {
 			batch[slot] = -1 - len(q.pend)
-			q.pend = append(q.pend, kqPend{slot, r.gen, ready})
+			q.pend = append(q.pend, kqPend{slot, r.gen, r.since, ready})
 		}
 	}
 	return events, len(res)

@@ -104,6 +104,7 @@ type reg struct {
 	// finds the fd ready and when a wakeup that passes the item's event mask arrives.
 	pending bool
 	gen     uint32 // kqueue: the backend's generation of this registration
+	since   uint32 // kqueue: the generation of the Add (a Modify keeps it)
 }
 
 // model is one Poller and a pool of socketpairs, by slot: slot i's peer is slot i^1.
