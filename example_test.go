@@ -68,13 +68,21 @@ func ExamplePoller_Wait() {
 }
 
 func ExamplePoller_Add_edgeTriggered() {
-	p, _ := poller.Open()
-	defer p.Close()
 	fds, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
 
-	p.Add(fds[0], poller.Readable|poller.EdgeTriggered)
+	// The best backend that has an edge-triggered mode: epoll or kqueue (event ports,
+	// poll and select give ErrUnsupported).
+	var p *poller.Poller
+	for _, b := range poller.Backends() {
+		p, _ = poller.OpenBackend(b)
+		if p.Add(fds[0], poller.Readable|poller.EdgeTriggered) == nil {
+			break
+		}
+		p.Close()
+	}
+	defer p.Close()
 	unix.Write(fds[1], []byte("0123456789"))
 
 	events := make([]poller.Event, 4)

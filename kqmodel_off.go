@@ -1,10 +1,11 @@
-//go:build !(linux && (kqmodel_freebsd || kqmodel_darwin || kqmodel_openbsd || kqmodel_netbsd))
+//go:build !(linux && (kqmodel_freebsd || kqmodel_darwin || kqmodel_openbsd || kqmodel_netbsd || portmodel_illumos))
 
 package poller
 
 import "sync"
 
-// Without a kqmodel_* build tag (see kqmodel_on.go) no kernel model is built in.
+// Without a kqmodel_* or portmodel_* build tag (see kqmodel_on.go, portmodel_on.go) no
+// kernel model is built in.
 
 func modelBackends() []Backend { return nil }
 

@@ -1,4 +1,4 @@
-//go:build linux && (kqmodel_freebsd || kqmodel_darwin || kqmodel_openbsd || kqmodel_netbsd)
+//go:build linux && (kqmodel_freebsd || kqmodel_darwin || kqmodel_openbsd || kqmodel_netbsd) && !portmodel_illumos
 
 package poller
 

@@ -81,9 +81,12 @@ const (
 	BackendPoll
 	// BackendSelect is select(2), on every Unix: fds below FdSetSize only, O(highest fd) per Wait.
 	BackendSelect
+	// BackendPort is event ports (port_create(3C)) on illumos and Solaris: level-triggered
+	// and one-shot, no edge-triggered mode.
+	BackendPort
 )
 
-// String returns "epoll", "kqueue", "poll" or "select".
+// String returns "epoll", "kqueue", "poll", "select" or "port".
 func (b Backend) String() string {
 	switch b {
 	case BackendEpoll:
@@ -94,6 +97,8 @@ func (b Backend) String() string {
 		return "poll"
 	case BackendSelect:
 		return "select"
+	case BackendPort:
+		return "port"
 	}
 	return "Backend(" + strconv.Itoa(int(b)) + ")"
 }

@@ -113,9 +113,24 @@ func TestBackends(t *testing.T) {
 	if p.Backend() != bs[0] {
 		t.Fatalf("Open() gave %v, want the best backend %v", p.Backend(), bs[0])
 	}
-	for _, b := range []poller.Backend{0, poller.BackendSelect + 1, 255} {
+	for _, b := range []poller.Backend{0, poller.BackendPort + 1, 255} {
 		if _, err := poller.OpenBackend(b); !errors.Is(err, poller.ErrUnsupported) {
 			t.Errorf("OpenBackend(%d): %v, want ErrUnsupported", b, err)
+		}
+	}
+	// A backend Backends() does not list is refused (event ports here, outside illumos
+	// and Solaris, unless the portmodel_illumos tag lists its model).
+	for _, b := range []poller.Backend{poller.BackendEpoll, poller.BackendKqueue, poller.BackendPort} {
+		listed := false
+		for _, l := range bs {
+			listed = listed || l == b
+		}
+		if p, err := poller.OpenBackend(b); listed != (err == nil) {
+			t.Errorf("OpenBackend(%v): %v; Backends() = %v", b, err, bs)
+		} else if err == nil {
+			p.Close()
+		} else if !errors.Is(err, poller.ErrUnsupported) {
+			t.Errorf("OpenBackend(%v): %v, want ErrUnsupported", b, err)
 		}
 	}
 }
@@ -142,7 +157,8 @@ func TestStrings(t *testing.T) {
 	}
 	for b, want := range map[poller.Backend]string{
 		poller.BackendEpoll: "epoll", poller.BackendKqueue: "kqueue",
-		poller.BackendPoll: "poll", poller.BackendSelect: "select", 9: "Backend(9)",
+		poller.BackendPoll: "poll", poller.BackendSelect: "select", poller.BackendPort: "port",
+		9: "Backend(9)",
 	} {
 		if got := b.String(); got != want {
 			t.Errorf("Backend(%d).String() = %q, want %q", b, got, want)
@@ -176,7 +192,7 @@ func testUnsupportedMode(t *testing.T, b testBackend) {
 	sp := socketPair(t)
 	err := p.Add(sp[0], poller.Readable|poller.EdgeTriggered)
 	switch b.kind {
-	case poller.BackendPoll, poller.BackendSelect:
+	case poller.BackendPoll, poller.BackendSelect, poller.BackendPort:
 		if !errors.Is(err, poller.ErrUnsupported) {
 			t.Fatalf("edge-triggered Add on %v: %v, want ErrUnsupported", b, err)
 		}

@@ -350,7 +350,7 @@ func priorityOr(err error) func(testBackend) error {
 }
 
 func edgeUnsupported(b testBackend) error {
-	if b.kind == poller.BackendPoll || b.kind == poller.BackendSelect {
+	if b.kind == poller.BackendPoll || b.kind == poller.BackendSelect || b.kind == poller.BackendPort {
 		return poller.ErrUnsupported
 	}
 	return nil

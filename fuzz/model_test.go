@@ -27,11 +27,13 @@ const (
 // the fd: interest must be named, Hangup, Errored and unknown bits are refused,
 // EdgeTriggered exists on epoll and kqueue only, and Priority everywhere but on the
 // kqueue flavours whose EVFILT_EXCEPT does not fire for out-of-band data alone.
+// Event ports (BackendPort, with the portmodel_illumos tag) answer a Wait with what poll(2)
+// says of the fds their port reported, so the level and one-shot rules below are theirs.
 func flagsErr(b poller.Backend, f poller.Flags) error {
 	if f&interest == 0 || f&^(interest|modes) != 0 {
 		return poller.ErrInvalidFlags
 	}
-	if f&poller.EdgeTriggered != 0 && (b == poller.BackendPoll || b == poller.BackendSelect) {
+	if f&poller.EdgeTriggered != 0 && (b == poller.BackendPoll || b == poller.BackendSelect || b == poller.BackendPort) {
 		return poller.ErrUnsupported
 	}
 	if f&poller.Priority != 0 && b == poller.BackendKqueue && !kqPriority {
@@ -160,7 +162,10 @@ func (m *model) readiness(slot int, r *reg) poller.Flags {
 	if !s.numOpen() {
 		// Closed while registered: poll and select report it Errored until Delete;
 		// epoll drops it when the file goes, and goes on reporting the file while a
-		// duplicate keeps it open.
+		// duplicate keeps it open; event ports dissociate the number at its close.
+		if m.backend == poller.BackendPort {
+			return 0
+		}
 		if m.backend != poller.BackendEpoll {
 			return poller.Errored | want
 		}

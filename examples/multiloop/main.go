@@ -44,7 +44,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7010", "address to listen on")
-	backendName := flag.String("backend", "", "epoll or kqueue; poll and select lack edge-triggered mode (default: the best this OS has)")
+	backendName := flag.String("backend", "", "epoll or kqueue; poll, select and port lack edge-triggered mode (default: the best this OS has)")
 	loops := flag.Int("loops", runtime.NumCPU(), "number of event loops")
 	flag.Parse()
 	log.SetFlags(0)
