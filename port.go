@@ -130,6 +130,13 @@ func (k *portBackend) modify(fd int, flags Flags) error {
 	if reg == nil {
 		return ErrNotRegistered
 	}
+	if reg.associated && flags == reg.flags {
+		// The association in place is the one Modify would make, and it fires as soon
+		// as the fd is ready. Making it again would drop its queued event and queue a
+		// new one at the back (below), so that an fd modified before every Wait would
+		// never reach the front of a full queue.
+		return nil
+	}
 	// An association of an fd that has one replaces its events and user pointer, drops
 	// an event it fired that is still queued, and polls the fd afresh (port_fd.c
 	// port_associate_fd: "The file descriptor is already associated with the port").
