@@ -22,6 +22,8 @@ const nativeBackend = BackendEpoll
 // nativeInterests: epoll waits for EPOLLPRI like any other event bit.
 const nativeInterests = Readable | Writable | Priority
 
+const nativeModes = EdgeTriggered | OneShot
+
 func openNative(mu *sync.Mutex, wakePending *atomic.Bool) (backend, error) {
 	return openEpoll(mu, wakePending)
 }

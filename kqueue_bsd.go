@@ -29,6 +29,8 @@ func setKevent(ev *rawKevent, ident, filter, flags int) { unix.SetKevent(ev, ide
 // NOTE_OOB: macOS, OpenBSD, DragonFly); it is hostKqSys().HasExcept, as a constant.
 const nativeInterests = Readable | Writable | kqPriority
 
+const nativeModes = EdgeTriggered | OneShot
+
 func openNative(mu *sync.Mutex, _ *atomic.Bool) (backend, error) {
 	return openKqueue(kqSyscalls{}, hostKqSys(), mu)
 }

@@ -1,4 +1,4 @@
-//go:build aix || illumos || solaris
+//go:build aix
 
 package poller
 
@@ -7,10 +7,12 @@ import (
 	"sync/atomic"
 )
 
-// nativeBackend is zero where the OS has neither epoll nor kqueue: poll is the best
-// backend on AIX, illumos and Solaris.
+// nativeBackend is zero where the OS has neither epoll, kqueue nor event ports: poll is
+// the best backend on AIX.
 const nativeBackend Backend = 0
 
 const nativeInterests Flags = 0
+
+const nativeModes Flags = 0
 
 func openNative(*sync.Mutex, *atomic.Bool) (backend, error) { return nil, ErrUnsupported }

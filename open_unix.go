@@ -12,7 +12,7 @@ import (
 
 func osBackends() []Backend {
 	bs := modelBackends()
-	if nativeBackend != 0 { // AIX, illumos and Solaris have no native backend
+	if nativeBackend != 0 { // AIX has no native backend
 		bs = append(bs, nativeBackend)
 	}
 	return append(bs, BackendPoll, BackendSelect)
@@ -29,7 +29,7 @@ func openBackend(b Backend, mu *sync.Mutex, wakePending *atomic.Bool) (backend, 
 	switch b {
 	case nativeBackend:
 		nb, err := openNative(mu, wakePending)
-		return nb, support{interests: nativeInterests, modes: EdgeTriggered | OneShot}, err
+		return nb, support{interests: nativeInterests, modes: nativeModes}, err
 	case BackendPoll:
 		// POLLPRI is in poll(2) on every Unix (POSIX), and select(2)'s except set is its
 		// counterpart (Linux fs/select.c: POLLEX_SET is EPOLLPRI).

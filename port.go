@@ -41,14 +41,14 @@ type portEvent = portabi.Event
 // port_send(3C) and close(2), with errors returned as unix.Errno values.
 type portKernel interface {
 	PortCreate() (int, error)
-	PortAssociate(port, fd int, events int, user *byte) error
+	PortAssociate(port, fd int, events int, user uintptr) error
 	PortDissociate(port, fd int) error
 	// PortGetn retrieves up to len(list) events, blocking until *nget of them are there
 	// or timeout (nil: no limit) passes, and sets *nget to how many it retrieved. With
 	// ETIME, *nget events may have been retrieved all the same (port_getn(3C)); with any
 	// other error, none.
 	PortGetn(port int, list []portEvent, nget *uint32, timeout *unix.Timespec) error
-	PortSend(port int, events int, user *byte) error
+	PortSend(port int, events int, user uintptr) error
 	// Poll is poll(2) with a zero timeout, events and revents in illumos's numbering.
 	Poll(fds []unix.PollFd) error
 	Close(port int) error
@@ -59,6 +59,10 @@ type portSys = portabi.Sys
 
 // portMaxWait caps one port_getn timeout; Poller.Wait waits again for what remains.
 const portMaxWait = 1e6 * time.Second
+
+// portWakeUser is the user cookie of the wake's PORT_SOURCE_USER event. An fd's
+// association carries its registration's generation instead, never 0.
+const portWakeUser = 0
 
 type portBackend struct {
 	mu     *sync.Mutex
@@ -71,9 +75,6 @@ type portBackend struct {
 	// rearm lists the fds the last Wait reported that are to be associated again at
 	// the start of the next one (portReg.rearm says which still are); guarded by mu.
 	rearm []int
-	tags  portTags // the user pointer of each association: its registration's generation
-	// wakeMark's address is the user pointer of the wake's PORT_SOURCE_USER event.
-	wakeMark byte
 	// wakeQueued says a wake event is queued in the port and not yet retrieved: set by
 	// wake before its port_send, cleared by the wait that retrieves it. While it is set a
 	// port_getn returns at once, so a Wake sends no second event, and the port holds at
@@ -147,7 +148,7 @@ func (k *portBackend) modify(fd int, flags Flags) error {
 			// updating it (its errout path): restore the old one, so that a failed
 			// Modify leaves the registration as it was. Best effort: the kernel
 			// refusing now what it accepted before is not reported twice.
-			k.kernel.PortAssociate(k.port, fd, k.pollEvents(reg.flags), k.tags.tag(reg.gen))
+			k.kernel.PortAssociate(k.port, fd, k.pollEvents(reg.flags), uintptr(reg.gen))
 		}
 		return err
 	}
@@ -235,7 +236,7 @@ func (k *portBackend) wake() error {
 	if k.wakeQueued.Swap(true) {
 		return nil
 	}
-	if err := k.kernel.PortSend(k.port, 0, &k.wakeMark); err != nil {
+	if err := k.kernel.PortSend(k.port, 0, portWakeUser); err != nil {
 		k.wakeQueued.Store(false)
 		if err != unix.EAGAIN {
 			return os.NewSyscallError("port_send", err)
@@ -263,7 +264,7 @@ func (k *portBackend) support() support {
 
 // associate associates fd for flags under generation gen.
 func (k *portBackend) associate(fd int, flags Flags, gen uint32) error {
-	err := k.kernel.PortAssociate(k.port, fd, k.pollEvents(flags), k.tags.tag(gen))
+	err := k.kernel.PortAssociate(k.port, fd, k.pollEvents(flags), uintptr(gen))
 	if err == nil {
 		return nil
 	}
@@ -286,7 +287,7 @@ func (k *portBackend) rearmReported() {
 		if reg == nil || !reg.rearm {
 			continue
 		}
-		err := k.kernel.PortAssociate(k.port, fd, k.pollEvents(reg.flags), k.tags.tag(reg.gen))
+		err := k.kernel.PortAssociate(k.port, fd, k.pollEvents(reg.flags), uintptr(reg.gen))
 		switch err {
 		case nil:
 			reg.rearm, reg.associated = false, true
@@ -317,7 +318,7 @@ func (k *portBackend) collect(events []Event, evs []portEvent) int {
 	for i := range evs {
 		ev := &evs[i]
 		if ev.Source != portabi.SourceFd {
-			if ev.Source == portabi.SourceUser && ev.User == &k.wakeMark {
+			if ev.Source == portabi.SourceUser && ev.User == portWakeUser {
 				// The wake, which retrieving consumed.
 				k.wakeQueued.Store(false)
 			}
@@ -331,7 +332,7 @@ func (k *portBackend) collect(events []Event, evs []portEvent) int {
 		// Only an event tagged with the fd's current registration counts: a Delete and
 		// Add, or a Modify, between the kernel's answer and this loop must not be
 		// credited with it.
-		if reg == nil || !k.tags.tagged(ev.User, reg.gen) || !reg.associated {
+		if reg == nil || ev.User != uintptr(reg.gen) || !reg.associated {
 			continue
 		}
 		reg.associated = false
@@ -456,20 +457,3 @@ func (k *portBackend) timespec(d time.Duration) *unix.Timespec {
 	k.ts = unix.NsecToTimespec(int64(d))
 	return &k.ts
 }
-
-// portTagCount is how many generations a tag tells apart: an event is misattributed only
-// if this many registrations are made between the kernel's answer and its collection.
-const portTagCount = 1024
-
-// portTags marks each association with the generation of its registration. portev_user
-// is a pointer the garbage collector scans, never a place for an integer, so the tag is
-// the address of one byte of an array that lives as long as the backend.
-type portTags struct {
-	marks [portTagCount]byte
-}
-
-// tag returns the user pointer of generation gen.
-func (t *portTags) tag(gen uint32) *byte { return &t.marks[gen%portTagCount] }
-
-// tagged reports whether user is the pointer of generation gen.
-func (t *portTags) tagged(user *byte, gen uint32) bool { return user == &t.marks[gen%portTagCount] }

@@ -11,7 +11,11 @@ type Event struct {
 	Source uint16 // portev_source
 	Pad    uint16 // portev_pad
 	Object uintptr
-	User   *byte // portev_user: a pointer the garbage collector scans, never an integer
+	// User is portev_user, a cookie the kernel hands back and never dereferences. It is
+	// a uintptr, not a pointer, so it may hold an integer (the backend's generation of
+	// the association), and the garbage collector never scans what port_getn wrote into
+	// Go memory without the write barriers a pointer field would need.
+	User uintptr
 }
 
 // Event sources (sys/port.h; golang.org/x/sys ztypes_solaris_amd64.go).

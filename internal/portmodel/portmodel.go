@@ -77,7 +77,7 @@ type assoc struct {
 	fd       int
 	dev, ino uint64
 	events   int32 // asked for (pd_events)
-	user     *byte
+	user     uintptr
 	armed    bool  // PORT_KEV_VALID: may fire
 	fired    bool  // PORT_KEV_DONEQ: its event is queued
 	revents  int32 // what it fired with
@@ -92,7 +92,7 @@ type qent struct {
 	a      *assoc
 	source uint16
 	events int32
-	user   *byte
+	user   uintptr
 }
 
 // port is one event port.
@@ -199,7 +199,7 @@ func (k *Kernel) Close(port int) error {
 }
 
 // PortAssociate is port_associate(port, PORT_SOURCE_FD, fd, events, user).
-func (k *Kernel) PortAssociate(port, fd int, events int, user *byte) error {
+func (k *Kernel) PortAssociate(port, fd int, events int, user uintptr) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	p := k.ports[port]
@@ -283,7 +283,7 @@ func (k *Kernel) PortDissociate(port, fd int) error {
 }
 
 // PortSend is port_send(port, events, user): a PORT_SOURCE_USER event.
-func (k *Kernel) PortSend(port int, events int, user *byte) error {
+func (k *Kernel) PortSend(port int, events int, user uintptr) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	p := k.ports[port]
