@@ -190,9 +190,14 @@
 // shutdown(SHUT_WR) is no hangup on any backend: Linux reports plain Writable, and the
 // BSD kernels' EV_EOF on the write filter becomes plain Writable too (with Errored if the
 // socket has an error). select reports hangups and errors as plain readiness. Backends
-// lists what this OS has, best first. AIX, illumos and Solaris have poll and select, poll
-// being the best; on systems that are not Unix (Windows, Plan 9, js/wasm, wasip1) Open and
-// OpenBackend return ErrUnsupported. Parking works on epoll and kqueue.
+// lists what this OS has, best first. illumos and Solaris have event ports (BackendPort)
+// first, level-triggered and one-shot but with no edge-triggered mode (ErrUnsupported):
+// a port reports an fd once per association, so each Wait associates again what the last
+// one reported, and asks poll(2) what holds now of the fds the port returned; a half-close
+// is a Hangup on illumos (POLLRDHUP) and plain Readable on Solaris. AIX has poll and
+// select, poll being the best; on systems that are not Unix (Windows, Plan 9, js/wasm,
+// wasip1) Open and OpenBackend return ErrUnsupported. Parking works on epoll, kqueue and
+// event ports.
 //
 // Kernels differ on some fds, and the poller passes that on. Regular files: epoll
 // refuses them (EPERM), kqueue reports them readable while the offset is short of the

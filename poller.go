@@ -161,7 +161,8 @@ type Config struct {
 	// parked Waits hold no OS thread, and a Wake from another goroutine costs a goroutine
 	// switch rather than a thread wakeup. A goroutine locked to its thread
 	// (runtime.LockOSThread) is better served blocking, the default. Only backends with
-	// one pollable descriptor can park (epoll, kqueue); the others give ErrUnsupported.
+	// one pollable descriptor can park (epoll, kqueue, event ports); the others give
+	// ErrUnsupported.
 	Park bool
 }
 
@@ -192,8 +193,8 @@ func (c Config) Open() (*Poller, error) {
 }
 
 // Open returns a Poller on the best backend this OS has: epoll on Linux, kqueue on the BSDs
-// and macOS, poll on AIX, illumos and Solaris. It is Config{}.Open(). Close it to release its
-// descriptors.
+// and macOS, event ports on illumos and Solaris, poll on AIX. It is Config{}.Open(). Close
+// it to release its descriptors.
 func Open() (*Poller, error) {
 	return Config{}.Open()
 }
@@ -207,7 +208,8 @@ func OpenBackend(b Backend) (*Poller, error) {
 	return Config{Backend: b}.Open()
 }
 
-// Backends returns the backends this OS has, best first: epoll or kqueue, then poll, then select.
+// Backends returns the backends this OS has, best first: epoll, kqueue or event ports, then
+// poll, then select.
 func Backends() []Backend {
 	return osBackends()
 }
