@@ -135,8 +135,10 @@ func (k *portBackend) modify(fd int, flags Flags) error {
 		// The association in place is the one Modify would make, and it fires as soon
 		// as the fd is ready. Making it again would drop its queued event and queue a
 		// new one at the back (below), so that an fd modified before every Wait would
-		// never reach the front of a full queue.
-		return nil
+		// never reach the front of a full queue. Only a closed number is refused, as
+		// port_associate would (a number closed and reused without Delete, which the
+		// contract forbids, stays dissociated until a Modify that changes something).
+		return checkFd("port_associate", fd)
 	}
 	// An association of an fd that has one replaces its events and user pointer, drops
 	// an event it fired that is still queued, and polls the fd afresh (port_fd.c
