@@ -119,6 +119,9 @@ const maxSelectSec = 100000000 - 1
 
 // sysSelect is one select(2) with the timeout rounded up to a microsecond.
 func sysSelect(nfd int, r, w, e *unix.FdSet, timeout time.Duration) (int, error) {
+	if timeout == 0 {
+		return selectNoWait(nfd, r, w, e)
+	}
 	if timeout < 0 {
 		return unix.Select(nfd, r, w, e, nil)
 	}

@@ -16,6 +16,9 @@ type pollBits = int16
 
 // sysPoll is one poll(2) at nanosecond resolution, through ppoll.
 func sysPoll(fds []unix.PollFd, timeout time.Duration) (int, error) {
+	if timeout == 0 {
+		return pollNoWait(fds)
+	}
 	if timeout < 0 {
 		return unix.Ppoll(fds, nil, nil)
 	}

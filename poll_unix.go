@@ -5,6 +5,7 @@ package poller
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,17 +28,25 @@ type pollBackend struct {
 	// pipe. A disarmed entry has Fd -1, which poll skips (events 0 would still report
 	// POLLHUP and POLLERR). ents is parallel to pfds; index maps an fd to its position,
 	// with 0 for none.
-	pfds    []unix.PollFd
-	ents    []pollEntry
-	index   []int32
-	seq     uint64
-	waiting bool // a wait is in poll(2) on a copy of pfds
-	kicked  bool // that wait was sent a wakeup for a change
+	pfds   []unix.PollFd
+	ents   []pollEntry
+	index  []int32
+	kicked bool // the blocked wait was sent a wakeup for a change
 
-	// Only wait touches these: the copy the kernel writes revents into, and where the
-	// next scan starts so that a short events slice starves no fd.
-	work []unix.PollFd
-	next int
+	// seq counts the changes to pfds; waiting is set while a wait may block in poll(2).
+	// Both are atomic so that a wait whose table is current takes no lock before the
+	// kernel call: a change stores seq, then loads waiting; a wait stores waiting, then
+	// loads seq; so either the wait sees the change, or the change sees the wait and
+	// kicks it (sync/atomic operations are sequentially consistent).
+	seq     atomic.Uint64
+	waiting atomic.Bool
+
+	// Only wait touches these: the copy of pfds the kernel writes revents into, taken
+	// only when seq moved since workSeq, and where the next scan starts so that a short
+	// events slice starves no fd.
+	work    []unix.PollFd
+	workSeq uint64
+	next    int
 
 	wakeBuf  [1]byte
 	drainBuf [64]byte
@@ -51,6 +60,7 @@ func openPoll(mu *sync.Mutex) (*pollBackend, error) {
 	b := &pollBackend{mu: mu, wakeR: r, wakeW: w}
 	b.pfds = []unix.PollFd{{Fd: int32(r), Events: unix.POLLIN}}
 	b.ents = []pollEntry{{fd: r}}
+	b.work = append(b.work, b.pfds...)
 	return b, nil
 }
 
@@ -68,10 +78,10 @@ func (b *pollBackend) add(fd int, flags Flags) error {
 		// fd is open, so it is below RLIMIT_NOFILE: the table stays bounded.
 		b.index = append(b.index, make([]int32, fd+1-len(b.index)+len(b.index)/2)...)
 	}
-	b.seq++
+	seq := b.seq.Add(1)
 	b.index[fd] = int32(len(b.pfds))
 	b.pfds = append(b.pfds, unix.PollFd{Fd: int32(fd), Events: pollEvents(flags)})
-	b.ents = append(b.ents, pollEntry{fd: fd, flags: flags, armed: true, seq: b.seq})
+	b.ents = append(b.ents, pollEntry{fd: fd, flags: flags, armed: true, seq: seq})
 	return b.kick()
 }
 
@@ -83,9 +93,9 @@ func (b *pollBackend) modify(fd int, flags Flags) error {
 		return err
 	}
 	i := b.index[fd]
-	b.seq++
+	seq := b.seq.Add(1)
 	b.pfds[i] = unix.PollFd{Fd: int32(fd), Events: pollEvents(flags)}
-	b.ents[i] = pollEntry{fd: fd, flags: flags, armed: true, seq: b.seq}
+	b.ents[i] = pollEntry{fd: fd, flags: flags, armed: true, seq: seq}
 	return b.kick()
 }
 
@@ -93,6 +103,7 @@ func (b *pollBackend) delete(fd int) error {
 	if fd >= len(b.index) || b.index[fd] == 0 {
 		return ErrNotRegistered
 	}
+	b.seq.Add(1)
 	i, last := b.index[fd], int32(len(b.pfds)-1)
 	b.pfds[i], b.ents[i] = b.pfds[last], b.ents[last]
 	b.index[b.ents[i].fd] = i
@@ -103,11 +114,15 @@ func (b *pollBackend) delete(fd int) error {
 }
 
 func (b *pollBackend) wait(events []Event, timeout time.Duration) (int, error) {
-	b.mu.Lock()
-	b.work = append(b.work[:0], b.pfds...)
-	snap := b.seq
-	b.waiting, b.kicked = true, false
-	b.mu.Unlock()
+	if timeout != 0 {
+		b.waiting.Store(true)
+	}
+	if b.seq.Load() != b.workSeq {
+		b.mu.Lock()
+		b.work = append(b.work[:0], b.pfds...)
+		b.workSeq = b.seq.Load()
+		b.mu.Unlock()
+	}
 
 	work := b.work
 	if timeout == 0 {
@@ -119,14 +134,18 @@ func (b *pollBackend) wait(events []Event, timeout time.Duration) (int, error) {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.waiting = false
+	if timeout != 0 {
+		b.waiting.Store(false)
+		b.kicked = false
+	}
 	if err != nil {
 		if err == unix.EINTR {
 			return 0, err
 		}
 		return 0, os.NewSyscallError("poll", err)
 	}
-	if b.work[0].Revents != 0 {
+	snap := b.workSeq
+	if timeout != 0 && b.work[0].Revents != 0 {
 		drainPipe(b.wakeR, b.drainBuf[:])
 	}
 	n := len(b.work) - 1
@@ -155,6 +174,7 @@ func (b *pollBackend) wait(events []Event, timeout time.Duration) (int, error) {
 		if ent.flags&OneShot != 0 {
 			ent.armed = false
 			b.pfds[at].Fd = -1
+			pfd.Fd = -1 // the copy stays current, unless a change already made it stale
 		}
 	}
 	b.next = rotate(last, n, k == len(events))
@@ -172,7 +192,7 @@ func (b *pollBackend) close() error {
 // kick wakes a wait blocked in poll(2) so that it polls the changed array; one wakeup
 // per wait is enough.
 func (b *pollBackend) kick() error {
-	if !b.waiting || b.kicked {
+	if b.kicked || !b.waiting.Load() {
 		return nil
 	}
 	b.kicked = true

@@ -5,6 +5,7 @@ package poller
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,20 +24,43 @@ type selectReg struct {
 type selectBackend struct {
 	mu           *sync.Mutex
 	wakeR, wakeW int
-	regs         [FdSetSize]selectReg
-	rset, wset   unix.FdSet // the armed interest, ready to copy into a wait
-	eset         unix.FdSet // the armed Priority interest: select's except set
-	maxFd        int        // the highest fd in the sets, the wake pipe included
-	nwrite       int        // the fds in wset
-	nexcept      int        // the fds in eset
-	nbad         int
-	seq          uint64
-	waiting      bool // a wait is in select(2) on a copy of the sets
-	kicked       bool // that wait was sent a wakeup for a change
-	next         int  // where the next scan starts, so a short events slice starves no fd
+	// Under mu: the registrations by fd (grown as fds are added, up to FdSetSize), the
+	// armed interest, and whether the blocked wait was sent a wakeup for a change.
+	regs       []selectReg
+	rset, wset unix.FdSet
+	eset       unix.FdSet // the armed Priority interest: select's except set
+	maxFd      int        // the highest fd in the sets, the wake pipe included
+	nwrite     int        // the fds in wset
+	nexcept    int        // the fds in eset
+	nbad       int
+	kicked     bool
+
+	// seq counts the changes to the sets; waiting is set while a wait may block in
+	// select(2). As in pollBackend, a wait whose snapshot is current takes no lock before
+	// the kernel call: a change stores seq, then loads waiting; a wait stores waiting,
+	// then loads seq (sequentially consistent atomics), so the change is either in the
+	// snapshot or kicks the wait.
+	seq     atomic.Uint64
+	waiting atomic.Bool
+
+	// Only wait touches these: the interest as of snapSeq, the sets the kernel
+	// overwrites (only the words below nfd are copied), and where the next scan starts
+	// so that a short events slice starves no fd.
+	snap                selectSnap
+	rwork, wwork, ework unix.FdSet
+	next                int
 
 	wakeBuf  [1]byte
 	drainBuf [64]byte
+}
+
+// selectSnap is the interest one wait hands to select(2).
+type selectSnap struct {
+	r, w, e         unix.FdSet
+	nfd             int
+	nwrite, nexcept int
+	bad             bool // closed fds are registered: they are ready now
+	seq             uint64
 }
 
 func openSelect(mu *sync.Mutex) (*selectBackend, error) {
@@ -49,14 +73,17 @@ func openSelect(mu *sync.Mutex) (*selectBackend, error) {
 		unix.Close(w)
 		return nil, ErrFdTooLarge
 	}
-	return &selectBackend{mu: mu, wakeR: r, wakeW: w, maxFd: r}, nil
+	b := &selectBackend{mu: mu, wakeR: r, wakeW: w, maxFd: r}
+	b.regs = make([]selectReg, max(r, w)+1)
+	b.snap.nfd = r + 1
+	return b, nil
 }
 
 func (b *selectBackend) add(fd int, flags Flags) error {
 	if fd >= FdSetSize {
 		return ErrFdTooLarge
 	}
-	if b.regs[fd].flags != 0 {
+	if fd < len(b.regs) && b.regs[fd].flags != 0 {
 		return ErrExists
 	}
 	if err := checkFd("select", fd); err != nil {
@@ -65,8 +92,12 @@ func (b *selectBackend) add(fd int, flags Flags) error {
 	if fd == b.wakeR || fd == b.wakeW {
 		return os.NewSyscallError("select", unix.EINVAL)
 	}
-	b.seq++
-	b.regs[fd] = selectReg{flags: flags, armed: true, seq: b.seq}
+	if fd >= len(b.regs) {
+		// fd is open, so it is below RLIMIT_NOFILE: the table stays bounded.
+		n := min(fd+1+len(b.regs)/2, FdSetSize)
+		b.regs = append(b.regs, make([]selectReg, n-len(b.regs))...)
+	}
+	b.regs[fd] = selectReg{flags: flags, armed: true, seq: b.seq.Add(1)}
 	b.arm(fd, flags)
 	if fd > b.maxFd {
 		b.maxFd = fd
@@ -75,7 +106,7 @@ func (b *selectBackend) add(fd int, flags Flags) error {
 }
 
 func (b *selectBackend) modify(fd int, flags Flags) error {
-	if fd >= FdSetSize || b.regs[fd].flags == 0 {
+	if fd >= len(b.regs) || b.regs[fd].flags == 0 {
 		return ErrNotRegistered
 	}
 	if err := checkFd("select", fd); err != nil {
@@ -87,17 +118,17 @@ func (b *selectBackend) modify(fd int, flags Flags) error {
 		reg.bad = false
 		b.nbad--
 	}
-	b.seq++
-	*reg = selectReg{flags: flags, armed: true, seq: b.seq}
+	*reg = selectReg{flags: flags, armed: true, seq: b.seq.Add(1)}
 	b.disarm(fd)
 	b.arm(fd, flags)
 	return b.kick()
 }
 
 func (b *selectBackend) delete(fd int) error {
-	if fd >= FdSetSize || b.regs[fd].flags == 0 {
+	if fd >= len(b.regs) || b.regs[fd].flags == 0 {
 		return ErrNotRegistered
 	}
+	b.seq.Add(1)
 	if b.regs[fd].bad {
 		b.nbad--
 	}
@@ -111,39 +142,57 @@ func (b *selectBackend) delete(fd int) error {
 }
 
 func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error) {
-	b.mu.Lock()
-	r, w, e := b.rset, b.wset, b.eset
-	nfd := b.maxFd + 1
-	if b.nbad > 0 {
-		timeout = 0 // the bad fds are ready now
+	blocking := timeout != 0
+	if blocking {
+		b.waiting.Store(true)
+	}
+	if b.seq.Load() != b.snap.seq {
+		b.mu.Lock()
+		b.takeSnap()
+		b.mu.Unlock()
+	}
+	if b.snap.bad {
+		timeout = 0 // the closed fds are ready now
+	}
+	nfd := b.snap.nfd
+	words := (nfd + unix.NFDBITS - 1) / unix.NFDBITS
+	r, w, e := &b.rwork, &b.wwork, &b.ework
+	copy(r.Bits[:words], b.snap.r.Bits[:words])
+	// An empty write or except set still costs the kernel a copy in and out of nfd bits.
+	var wp, ep *unix.FdSet
+	if b.snap.nwrite > 0 {
+		copy(w.Bits[:words], b.snap.w.Bits[:words])
+		wp = w
+	}
+	if b.snap.nexcept > 0 {
+		copy(e.Bits[:words], b.snap.e.Bits[:words])
+		ep = e
 	}
 	if timeout != 0 {
 		r.Set(b.wakeR) // as in poll: a select that cannot block needs no wakeup
 	}
-	// An empty write or except set still costs the kernel a copy in and out of nfd bits.
-	var wp, ep *unix.FdSet
-	if b.nwrite > 0 {
-		wp = &w
-	}
-	if b.nexcept > 0 {
-		ep = &e
-	}
-	snap := b.seq
-	b.waiting, b.kicked = true, false
-	b.mu.Unlock()
 
-	_, err := sysSelect(nfd, &r, wp, ep, timeout)
+	_, err := sysSelect(nfd, r, wp, ep, timeout)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.waiting = false
+	if blocking {
+		b.waiting.Store(false)
+		b.kicked = false
+	}
+	if wp == nil {
+		clear(w.Bits[:words])
+	}
+	if ep == nil {
+		clear(e.Bits[:words])
+	}
 	if err == unix.EBADF {
 		// select fails as a whole for one closed fd: find it, report it Errored from now
 		// on, and select again without it so that the others are served in this Wait too.
 		b.findBad()
-		r, w, e = b.rset, b.wset, b.eset
+		*r, *w, *e = b.rset, b.wset, b.eset
 		r.Set(b.wakeR)
-		_, err = sysSelect(nfd, &r, &w, &e, 0)
+		_, err = sysSelect(nfd, r, w, e, 0)
 	}
 	switch {
 	case err == unix.EINTR && b.nbad == 0:
@@ -151,9 +200,9 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 	case err == unix.EINTR || err == unix.EBADF:
 		// The closed fds are ready whatever select says: report them now. (EBADF
 		// again: a change raced the second select; the next Wait finds it.)
-		r.Zero()
-		w.Zero()
-		e.Zero()
+		clear(r.Bits[:words])
+		clear(w.Bits[:words])
+		clear(e.Bits[:words])
 	case err != nil:
 		return 0, os.NewSyscallError("select", err)
 	}
@@ -172,7 +221,7 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 		reg := &b.regs[fd]
 		// Skip free slots and entries changed while select ran: their result may be
 		// about the previous registration.
-		if !reg.armed || reg.seq > snap {
+		if !reg.armed || reg.seq > b.snap.seq {
 			continue
 		}
 		var ready Flags
@@ -205,6 +254,7 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 			}
 			reg.armed = false
 			b.disarm(fd)
+			b.seq.Add(1)
 		}
 	}
 	b.next = rotate(last, nfd, k == len(events))
@@ -252,11 +302,23 @@ func (b *selectBackend) disarm(fd int) {
 // kick wakes a wait blocked in select(2) so that it rebuilds its sets; one wakeup per
 // wait is enough.
 func (b *selectBackend) kick() error {
-	if !b.waiting || b.kicked {
+	if b.kicked || !b.waiting.Load() {
 		return nil
 	}
 	b.kicked = true
 	return writeWake(b.wakeW, b.wakeBuf[:])
+}
+
+// takeSnap copies the interest for the waits to come. mu is held.
+func (b *selectBackend) takeSnap() {
+	sn := &b.snap
+	sn.nfd = b.maxFd + 1
+	words := (sn.nfd + unix.NFDBITS - 1) / unix.NFDBITS
+	copy(sn.r.Bits[:words], b.rset.Bits[:words])
+	copy(sn.w.Bits[:words], b.wset.Bits[:words])
+	copy(sn.e.Bits[:words], b.eset.Bits[:words])
+	sn.nwrite, sn.nexcept, sn.bad = b.nwrite, b.nexcept, b.nbad > 0
+	sn.seq = b.seq.Load()
 }
 
 // findBad marks every registered fd that is no longer open.
@@ -270,6 +332,7 @@ func (b *selectBackend) findBad() {
 			reg.bad = true
 			b.nbad++
 			b.disarm(fd)
+			b.seq.Add(1)
 		}
 	}
 }
