@@ -130,7 +130,7 @@ func (b *pollBackend) wait(events []Event, timeout time.Duration) (int, error) {
 		// its flag; a byte left in the pipe is drained by the next blocking wait.
 		work = work[1:]
 	}
-	_, err := sysPoll(work, timeout)
+	nready, err := sysPoll(work, timeout)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -147,15 +147,18 @@ func (b *pollBackend) wait(events []Event, timeout time.Duration) (int, error) {
 	snap := b.workSeq
 	if timeout != 0 && b.work[0].Revents != 0 {
 		drainPipe(b.wakeR, b.drainBuf[:])
+		nready--
 	}
+	// poll counted the entries with revents: the scan stops when it has seen them all.
 	n := len(b.work) - 1
 	k, last := 0, 0
-	for j := 0; j < n && k < len(events); j++ {
+	for j := 0; j < n && k < len(events) && nready > 0; j++ {
 		i := 1 + (b.next+j)%n
 		pfd := &b.work[i]
 		if pfd.Revents == 0 {
 			continue
 		}
+		nready--
 		// Find the entry by fd, not position: a delete during the wait moves entries.
 		// Skip entries changed while poll ran: their result may be about the previous
 		// registration.

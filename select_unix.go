@@ -172,7 +172,7 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 		r.Set(b.wakeR) // as in poll: a select that cannot block needs no wakeup
 	}
 
-	_, err := sysSelect(nfd, r, wp, ep, timeout)
+	nbits, err := sysSelect(nfd, r, wp, ep, timeout)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -192,7 +192,7 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 		b.findBad()
 		*r, *w, *e = b.rset, b.wset, b.eset
 		r.Set(b.wakeR)
-		_, err = sysSelect(nfd, r, w, e, 0)
+		nbits, err = sysSelect(nfd, r, w, e, 0)
 	}
 	switch {
 	case err == unix.EINTR && b.nbad == 0:
@@ -203,17 +203,21 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 		clear(r.Bits[:words])
 		clear(w.Bits[:words])
 		clear(e.Bits[:words])
+		nbits = 0
 	case err != nil:
 		return 0, os.NewSyscallError("select", err)
 	}
 	if r.IsSet(b.wakeR) {
 		drainPipe(b.wakeR, b.drainBuf[:])
+		nbits--
 	}
 	k, last := 0, 0
 	if b.next >= nfd { // deletes lowered the highest fd since the last scan
 		b.next = 0
 	}
-	for i := 0; i < nfd && k < len(events); i++ {
+	// select counted the bits it set: the scan stops when it has seen them all, unless
+	// closed fds, which have no bits, are to be reported.
+	for i := 0; i < nfd && k < len(events) && (nbits > 0 || b.nbad > 0); i++ {
 		fd := b.next + i
 		if fd >= nfd {
 			fd -= nfd
@@ -230,15 +234,18 @@ func (b *selectBackend) wait(events []Event, timeout time.Duration) (int, error)
 		} else {
 			if r.IsSet(fd) {
 				ready |= Readable
+				nbits--
 			}
 			if w.IsSet(fd) {
 				ready |= Writable
+				nbits--
 			}
 			// The except set is POLLPRI alone (Linux fs/select.c: POLLEX_SET): a hangup
 			// or an error sets the read and write sets only, so an fd registered for
 			// Priority alone never sees them here.
 			if e.IsSet(fd) {
 				ready |= Priority
+				nbits--
 			}
 		}
 		if ready == 0 {
