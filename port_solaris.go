@@ -91,26 +91,28 @@ func (*portSyscalls) PortCreate() (int, error) {
 	// into a child's exec.
 	syscall.ForkLock.RLock()
 	r, _, e := sysvicall6(uintptr(unsafe.Pointer(&procPortCreate)), 0, 0, 0, 0, 0, 0, 0)
-	if e == 0 {
-		unix.CloseOnExec(int(r))
+	err := failed(r, e)
+	fd := int(int32(r)) // an int in EAX: the upper half of RAX is not part of it
+	if err == nil {
+		unix.CloseOnExec(fd)
 	}
 	syscall.ForkLock.RUnlock()
-	if e != 0 {
-		return -1, e
+	if err != nil {
+		return -1, err
 	}
-	return int(r), nil
+	return fd, nil
 }
 
 func (*portSyscalls) PortAssociate(port, fd int, events int, user uintptr) error {
-	_, _, e := sysvicall6(uintptr(unsafe.Pointer(&procPortAssociate)), 5, uintptr(port),
+	r, _, e := sysvicall6(uintptr(unsafe.Pointer(&procPortAssociate)), 5, uintptr(port),
 		portabi.SourceFd, uintptr(fd), uintptr(events), user, 0)
-	return errnoOf(e)
+	return failed(r, e)
 }
 
 func (*portSyscalls) PortDissociate(port, fd int) error {
-	_, _, e := sysvicall6(uintptr(unsafe.Pointer(&procPortDissociate)), 3, uintptr(port),
+	r, _, e := sysvicall6(uintptr(unsafe.Pointer(&procPortDissociate)), 3, uintptr(port),
 		portabi.SourceFd, uintptr(fd), 0, 0, 0)
-	return errnoOf(e)
+	return failed(r, e)
 }
 
 func (*portSyscalls) PortGetn(port int, list []portEvent, nget *uint32, timeout *unix.Timespec) error {
@@ -118,19 +120,17 @@ func (*portSyscalls) PortGetn(port int, list []portEvent, nget *uint32, timeout 
 		uintptr(unsafe.Pointer(&list[0])), uintptr(len(list)), uintptr(unsafe.Pointer(nget)),
 		uintptr(unsafe.Pointer(timeout)), 0)
 	if int32(r) == -1 && e != unix.ETIME {
-		// libc's port_getn updates *nget on success and with ETIME only.
+		// libc's port_getn sets *nget on success and with ETIME only (libc
+		// event_port.c; portfs port.c copies no events out with any other error).
 		*nget = 0
 	}
-	if int32(r) == -1 {
-		return errnoOf(e)
-	}
-	return nil
+	return failed(r, e)
 }
 
 func (*portSyscalls) PortSend(port int, events int, user uintptr) error {
-	_, _, e := sysvicall6(uintptr(unsafe.Pointer(&procPortSend)), 3, uintptr(port),
+	r, _, e := sysvicall6(uintptr(unsafe.Pointer(&procPortSend)), 3, uintptr(port),
 		uintptr(events), user, 0, 0, 0)
-	return errnoOf(e)
+	return failed(r, e)
 }
 
 func (*portSyscalls) Poll(fds []unix.PollFd) error {
@@ -140,10 +140,14 @@ func (*portSyscalls) Poll(fds []unix.PollFd) error {
 
 func (*portSyscalls) Close(port int) error { return unix.Close(port) }
 
-// errnoOf returns e as an error, nil for 0.
-func errnoOf(e syscall.Errno) error {
-	if e == 0 {
+// failed returns the error of a libc call that returned r with errno e: these functions
+// return -1 and set errno on failure, and errno means nothing otherwise.
+func failed(r uintptr, e syscall.Errno) error {
+	if int32(r) != -1 {
 		return nil
+	}
+	if e == 0 {
+		return syscall.EINVAL // -1 with no errno: not expected of libc
 	}
 	return e
 }
