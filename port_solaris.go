@@ -16,10 +16,12 @@ import (
 // port.go.
 //
 // golang.org/x/sys exports event ports only as unix.EventPort, which keeps three maps
-// under a mutex and allocates on every call: AssociateFd allocates a cookie and inserts it
-// in two maps, and Get allocates a []portEvent of the requested length on each call and
-// deletes from the maps per event (x/sys v0.4.0 and v0.20.0 syscall_solaris.go); it also
-// panics on a portev_user it does not know (golang/go#54254). Its typed port_* functions
+// under a mutex and allocates (x/sys v0.4.0 and v0.20.0 syscall_solaris.go): AssociateFd
+// allocates a fileObjCookie (one allocation, plus boxing a non-pointer cookie) and inserts
+// it in two maps; Get allocates a []portEvent of the requested length on each call and
+// deletes from both maps per event. Level-triggered use associates every reported fd
+// again, so a Wait that reports k fds would cost at least 1+k allocations. It also panics
+// on a portev_user it does not know (golang/go#54254). Its typed port_* functions
 // are unexported, and it has no port_send. So this file calls libc itself, the way x/sys
 // and package syscall do on these systems, with no cgo: each function is imported from
 // libc.so with //go:cgo_import_dynamic (which the compiler permits outside cgo for this
