@@ -1,10 +1,12 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package poller
 
 // The kqueue backend's bookkeeping that never touches the kernel: its registration table,
 // the translation of a returned kevent to Flags, and the merging of an fd's read and write
 // filters into one Event per Wait. It is written over plain Go types, not unix.Kevent_t
-// (whose field types differ per BSD and which Linux lacks), so that it builds and is tested
-// on every OS.
+// (whose field types differ per BSD and which Linux lacks), so that its unit tests need no
+// kernel; it is built where kqueue.go is: the BSDs, macOS, and Linux for the model.
 
 // kqEPIPE is EPIPE on every BSD, for a write interest the kernel refused with it.
 const kqEPIPE = 32
