@@ -88,6 +88,7 @@ type portBackend struct {
 	nget   uint32
 	ts     unix.Timespec
 	noWait unix.Timespec // zero: a port_getn that polls
+	batch  uint64        // numbers the Waits, for portReg.batch
 }
 
 // portReg is one registration; gen 0 marks a free slot.
@@ -98,6 +99,9 @@ type portReg struct {
 	// yet retrieved); false once a Wait retrieved its event.
 	associated bool
 	rearm      bool // in the rearm list: to be associated again by the next Wait
+	// batch and slot say where fd's Event is in the batch of the Wait numbered batch.
+	slot  int32
+	batch uint64
 }
 
 func openPort(kernel portKernel, sys portSys, mu *sync.Mutex) (*portBackend, error) {
@@ -191,25 +195,28 @@ func (k *portBackend) wait(events []Event, timeout time.Duration) (int, error) {
 		k.rearmReported()
 		k.mu.Unlock()
 	}
-	got, err := k.getn(k.buf[:len(events)], k.timespec(timeout))
-	if err != nil {
-		return 0, err
-	}
-	if got == len(events) {
-		// The wake took a slot that an fd would have had, and port_getn stopped at the
-		// room it was given: look once more, without waiting, for that many.
-		wakes := 0
-		for i := range k.buf[:got] {
-			if k.buf[i].Source != portabi.SourceFd {
-				wakes++
+	k.batch++
+	ts := k.timespec(timeout)
+	n := 0
+	for {
+		room := len(events) - n
+		got, err := k.getn(k.buf[:room], ts)
+		if err != nil {
+			if n > 0 {
+				return n, nil
 			}
+			return 0, err
 		}
-		if wakes = min(wakes, len(k.buf)-got); wakes > 0 {
-			more, _ := k.getn(k.buf[got:got+wakes], &k.noWait)
-			got += more
+		n = k.collect(events, n, k.buf[:got])
+		if got < room || n == len(events) {
+			return n, nil
 		}
+		// port_getn filled the room it was given, but not all of it became Events: the
+		// wake took a slot, or an fd had nothing left by the time it was polled. Others
+		// may be queued behind them: look again, without waiting. Each look retrieves
+		// (and dissociates) what it returns, so the loop ends with the queue.
+		ts = &k.noWait
 	}
-	return k.collect(events, k.buf[:got]), nil
 }
 
 // getn retrieves events into list, waiting per timeout for the first, and returns how
@@ -302,7 +309,8 @@ func (k *portBackend) rearmReported() {
 	k.rearm = keep
 }
 
-// collect turns the retrieved events evs into events and returns how many it filled.
+// collect turns the retrieved events evs into Events after the first n of events and
+// returns the new n.
 // Retrieving an fd's event dissociated the fd: a level-triggered fd is listed for
 // re-association by the next Wait, a one-shot fd that is reported stays silent until
 // Modify.
@@ -313,7 +321,7 @@ func (k *portBackend) rearmReported() {
 // and one that fired readable may have been drained since. So the event says which fds
 // to look at, and one poll(2) of those fds says what holds now: an fd with nothing left
 // is not reported (and is re-associated, one-shot or not).
-func (k *portBackend) collect(events []Event, evs []portEvent) int {
+func (k *portBackend) collect(events []Event, n int, evs []portEvent) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	pfds := k.pfds[:0]
@@ -343,7 +351,7 @@ func (k *portBackend) collect(events []Event, evs []portEvent) int {
 		pfds[len(pfds)-1].Revents = int16(ev.Events)
 	}
 	if len(pfds) == 0 {
-		return 0
+		return n
 	}
 	fired := k.fired[:len(pfds)]
 	for i := range pfds {
@@ -355,10 +363,14 @@ func (k *portBackend) collect(events []Event, evs []portEvent) int {
 			pfds[i].Revents = fired[i]
 		}
 	}
-	n := 0
 	for i := range pfds {
 		fd := int(pfds[i].Fd)
 		reg := &k.regs[fd]
+		if pfds[i].Revents&portabi.POLLNVAL != 0 {
+			// Closed since its event fired (without Delete): close(2) dissociated it,
+			// and it stays silent, as it would had the close come first.
+			continue
+		}
 		ready := k.readiness(int32(uint16(pfds[i].Revents))) & (reg.flags&interestMask | Hangup | Errored)
 		if ready == 0 || n == len(events) || reg.flags&OneShot == 0 {
 			// Not reported now, or level-triggered: associated again by the next Wait.
@@ -369,9 +381,19 @@ func (k *portBackend) collect(events []Event, evs []portEvent) int {
 				k.rearm = append(k.rearm, fd)
 			}
 		}
-		if ready == 0 || n == len(events) {
+		if ready == 0 {
 			continue
 		}
+		if reg.batch == k.batch && int(reg.slot) < n && events[reg.slot].Fd == fd {
+			// Reported already by this Wait's earlier look, and associated again
+			// meanwhile by a Modify: one Event per fd.
+			events[reg.slot].Flags = readiness(events[reg.slot].Flags|ready, reg.flags)
+			continue
+		}
+		if n == len(events) {
+			continue
+		}
+		reg.batch, reg.slot = k.batch, int32(n)
 		events[n] = Event{Fd: fd, Flags: readiness(ready, reg.flags)}
 		n++
 	}
