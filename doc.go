@@ -148,8 +148,8 @@
 // kevent), as in every event loop library. That suits a goroutine that runs an event
 // loop pinned to its thread (runtime.LockOSThread). With Config.Park, the Wait instead
 // parks its goroutine in Go's runtime poller, the way a read on a net.Conn does, on the
-// poller's own epoll or kqueue descriptor, which is readable whenever a Wait would
-// return:
+// poller's own epoll, kqueue or event port descriptor, which is readable whenever a Wait
+// would return:
 //
 //	p, err := poller.Config{Park: true}.Open()
 //

@@ -10,7 +10,9 @@ import (
 
 // pollable is implemented by the backends whose whole readiness state is one descriptor
 // that is itself pollable: an epoll fd is readable while its ready list is not empty
-// (epoll(7), "Q3"), a kqueue fd while events are pending (kqueue(2)). Config.Park
+// (epoll(7), "Q3"), a kqueue fd while events are pending (kqueue(2)), an event port
+// while events are queued on it (portfs port_poll; the backend's wait associates again
+// what the last Wait reported before it looks, so no fd waits outside the port). Config.Park
 // needs it; its wait(events, 0) is the non-blocking check a parked Wait makes.
 type pollable interface {
 	backend
