@@ -341,7 +341,13 @@ func (k *Kernel) PortGetn(port int, list []Event, nget *uint32, timeout *unix.Ti
 		k.pending(p)
 		poll := timeout != nil && timeout.Sec == 0 && timeout.Nsec == 0
 		if p.nlive >= want || poll {
-			*nget = uint32(k.deliver(p, list))
+			n := k.deliver(p, list)
+			if n == 0 && !poll {
+				// Only events of descriptors closed meanwhile, which the kernel would
+				// have discarded at the close: nothing arrived, sleep on.
+				continue
+			}
+			*nget = uint32(n)
 			p.sync()
 			k.mu.Unlock()
 			return nil
