@@ -318,6 +318,13 @@ func ExamplePoller_Modify_writeBacklog() {
 	p.Add(conn, poller.Readable)
 
 	msg := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB: more than the socket buffers
+	w, err := unix.Write(conn, msg)
+	if err != nil { // EAGAIN: the kernel took nothing this time
+		w = 0
+	}
+	backlog := msg[w:]
+	fmt.Println("the kernel took part; the rest waits:", len(backlog) > 0)
+
 	received := make(chan int)
 	go func() { // a slow client, reading the reply
 		buf := make([]byte, 64<<10)
@@ -331,13 +338,6 @@ func ExamplePoller_Modify_writeBacklog() {
 		}
 		received <- total
 	}()
-
-	w, err := unix.Write(conn, msg)
-	if err != nil { // EAGAIN: the kernel took nothing this time
-		w = 0
-	}
-	backlog := msg[w:]
-	fmt.Println("the kernel took part; the rest waits:", len(backlog) > 0)
 	p.Modify(conn, poller.Readable|poller.Writable)
 
 	events := make([]poller.Event, 8)
