@@ -1628,6 +1628,23 @@ func testZeroAllocs(t *testing.T, b testBackend) {
 // still end on time.
 func testSignalStorm(t *testing.T, b testBackend) {
 	p := openPoller(t, b)
+	// A storm too thin to prove anything (the sender starved on a loaded machine) is
+	// tried again, a few times, rather than counted either way.
+	for attempt := 1; ; attempt++ {
+		sent := signalStormRound(t, p)
+		if sent >= 10 {
+			return
+		}
+		if attempt == 5 {
+			t.Fatalf("only %d signals were sent during the Wait, %d times", sent, attempt)
+		}
+		t.Logf("attempt %d: only %d signals were sent during the Wait; again", attempt, sent)
+	}
+}
+
+// signalStormRound signals the thread blocked in one Wait of 200ms until it returns, checks
+// the Wait, and returns how many signals were sent.
+func signalStormRound(t *testing.T, p *poller.Poller) int {
 	type result struct {
 		n       int
 		err     error
@@ -1655,10 +1672,7 @@ func testSignalStorm(t *testing.T, b testBackend) {
 			if r.elapsed < timeout || r.elapsed > timeout+slack {
 				t.Fatalf("Wait(%v) under %d signals took %v", timeout, sent, r.elapsed)
 			}
-			if sent < 10 {
-				t.Fatalf("only %d signals were sent", sent)
-			}
-			return
+			return sent
 		default:
 		}
 		if err := signal(unix.SIGURG); err != nil {
