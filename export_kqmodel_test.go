@@ -8,14 +8,7 @@ import "github.com/rawpoll/poller/internal/kqmodel"
 // kernel model, parked or not, for the black-box tests (models_test.go).
 func OpenKqueueModel(f kqmodel.Flavour, park bool) (*Poller, error) {
 	p, _, err := openKqueueModel(f)
-	if err != nil || !park {
-		return p, err
-	}
-	if p.park, err = openParker(p.b, &p.closed, &p.wakePending); err != nil {
-		p.b.close()
-		return nil, err
-	}
-	return p, nil
+	return parkedIf(p, err, park)
 }
 
 // openKqueueModel is OpenKqueueModel, also returning the model, for fault injection.

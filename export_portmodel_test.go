@@ -8,14 +8,7 @@ import "github.com/rawpoll/poller/internal/portmodel"
 // kernel model, parked or not, for the black-box tests (models_test.go).
 func OpenPortModel(f portmodel.Flavour, park bool) (*Poller, error) {
 	p, _, err := openPortModel(f)
-	if err != nil || !park {
-		return p, err
-	}
-	if p.park, err = openParker(p.b, &p.closed, &p.wakePending); err != nil {
-		p.b.close()
-		return nil, err
-	}
-	return p, nil
+	return parkedIf(p, err, park)
 }
 
 // openPortModel is OpenPortModel, also returning the model, for fault injection.
